@@ -1,0 +1,45 @@
+// Writing responses: JSON bodies, Status errors, and Warning headers in the exact quoting kubectl
+// accepts (`299 - "text"` with inner quotes escaped, or it drops them silently).
+import type { ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { StatusError, errors } from '../status.js';
+
+export function warningHeader(text: string): string {
+  return `299 - "${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\r\n]/g, ' ')}"`;
+}
+
+export interface SendOptions {
+  warnings?: string[];
+  contentType?: string;
+  gzip?: boolean;
+  headers?: Record<string, string>;
+}
+
+/** Bodies above this size are gzipped when the client accepts it (kubectl does). */
+const GZIP_MIN = 128 * 1024;
+
+export function send(res: ServerResponse, code: number, body: string | Buffer, opts: SendOptions = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const headers: Record<string, string | string[]> = { 'Content-Type': opts.contentType ?? 'application/json', 'Cache-Control': 'no-cache, private', ...opts.headers };
+  if (opts.warnings?.length) headers['Warning'] = opts.warnings.map(warningHeader);
+  let payload: string | Buffer = body;
+  if (opts.gzip && Buffer.byteLength(body) >= GZIP_MIN) {
+    payload = gzipSync(body, { level: 1 });
+    headers['Content-Encoding'] = 'gzip';
+  }
+  headers['Content-Length'] = String(Buffer.byteLength(payload));
+  res.writeHead(code, headers);
+  res.end(payload);
+}
+
+export function sendJson(res: ServerResponse, code: number, obj: unknown, opts: SendOptions = {}): void {
+  send(res, code, JSON.stringify(obj), opts);
+}
+
+export function sendError(res: ServerResponse, err: unknown, opts: SendOptions = {}): void {
+  const se = err instanceof StatusError ? err : errors.internal((err as Error)?.message ?? String(err));
+  sendJson(res, se.code, se.toStatus(), opts);
+}

@@ -1,0 +1,1 @@
+export { SqliteStore, openSqliteStore, type SqliteStoreStats } from './sqlite-store.js';

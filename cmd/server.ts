@@ -1,0 +1,67 @@
+// `skiff server`: the control plane in one process — storage, API server (HTTPS + tokens) and,
+// as they land, the controllers, scheduler and a node agent.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ensurePki } from '../apiserver/auth/pki.js';
+import { ensureTokens, tokenAuthenticator } from '../apiserver/auth/tokens.js';
+import { openStore } from '../apiserver/storage/index.js';
+import { APIServer } from '../apiserver/apiserver.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import type { FlagSpec, FlagValues } from './flags.js';
+import { logger } from '../pkg/log/logger.js';
+import { UsageError } from './flags.js';
+
+export const serverFlags: FlagSpec[] = [
+  { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'where state, certificates and tokens live' },
+  { name: 'bind', type: 'string', default: '0.0.0.0', help: 'address the API server listens on' },
+  { name: 'port', type: 'int', default: 6443, help: 'HTTPS port of the API server (0 picks a free one)' },
+  { name: 'storage', type: 'string', default: 'sqlite', help: 'sqlite, or nats://HOST:PORT[,HOST:PORT]' },
+  { name: 'disable-agent', type: 'boolean', default: false, help: 'run the control plane only' },
+  { name: 'node-name', type: 'string', help: 'name of this node when the agent runs' },
+  { name: 'file', short: 'f', type: 'list', default: [], help: 'manifest file or folder to apply at start (repeatable)' },
+  { name: 'watch', type: 'boolean', default: false, help: 're-apply -f paths when they change' },
+  { name: 'scheduler-strategy', type: 'string', default: 'spread', choices: ['spread', 'binpack', 'random'], help: 'pod placement strategy' },
+  { name: 'node-monitor-grace-period', type: 'string', default: '40s', help: 'how long a silent node stays Ready' },
+  { name: 'default-unreachable-toleration', type: 'string', default: '300s', help: 'how long pods stay on an unreachable node' },
+  { name: 'watch-cache-size', type: 'int', default: 10000, help: 'events kept for watches resuming from a resourceVersion' },
+  { name: 'log-level', type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], help: 'log level' },
+];
+
+export async function runServer(v: FlagValues): Promise<void> {
+  const log = logger('server');
+  const dataDir = resolve(String(v['data-dir']));
+  const files = v['file'] as string[];
+  if (files.length) throw new UsageError('-f is not available yet: apply manifests with `kubectl apply -f` once the server runs');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const bind = String(v['bind']);
+  const pki = ensurePki(dataDir, bind !== '0.0.0.0' && bind !== '::' ? [bind] : []);
+  const tokens = ensureTokens(dataDir);
+  const store = await openStore(String(v['storage']), dataDir);
+  const api = new APIServer({
+    store,
+    pki,
+    auth: tokenAuthenticator(tokens),
+    bind,
+    port: Number(v['port']),
+    watchCacheSize: Number(v['watch-cache-size']),
+  });
+  await api.start();
+  const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
+  const server = `https://${host}:${api.port}`;
+  const kubeconfig = writeKubeconfig(dataDir, server, pki.caCert, tokens.admin);
+  log.info({ server, dataDir, storage: String(v['storage']) }, 'API server ready');
+  if (!v['disable-agent']) log.info('the node agent is not part of this build yet: running the control plane only');
+  process.stdout.write(`skiff: API server at ${server}\nskiff: admin kubeconfig written to ${kubeconfig}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    await api.stop();
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
