@@ -30,6 +30,7 @@ import { logger } from '../pkg/log/logger.js';
 import { OpenApiService } from './openapi-service.js';
 import { CustomResources } from './crd/custom-resources.js';
 import { bootstrapNamespaces } from './bootstrap.js';
+import { ServiceAllocator } from './registry/service-allocator.js';
 import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
 
@@ -100,6 +101,8 @@ export class APIServer {
       registryFor: (prefix: string) => this.byPrefix(prefix),
       namespacedRegistries: () => [...this.registries.values()].filter((r) => r.info.namespaced),
     };
+    const services = new ServiceAllocator(this.cache);
+    this.registries.get('/v1/services')!.beforeCreate = (svc) => services.allocate(svc);
     this.gc = new GarbageCollector(internal);
     this.nsController = new NamespaceController(internal);
   }
@@ -284,12 +287,10 @@ export class APIServer {
       return this.registries.get(`${g}/${v}/${p}`)?.info.namespaced;
     });
     if (!rp || !rp.resource) throw errors.notFoundPath();
-    if (rp.group === '' && rp.version === 'v1' && rp.resource === 'bindings') {
+    if (rp.group === '' && rp.version === 'v1' && rp.resource === 'bindings' && rp.namespace && !rp.name) {
       // The legacy bindings collection: POST a Binding named after the pod.
-      const pods = this.registries.get('/v1/pods')!;
-      return this.handler.handle(req, res, pods, { ...rp, name: undefined, subresource: undefined }, q, user).catch((e) => {
-        throw e;
-      });
+      await this.handler.bindingCollection(req, res, rp.namespace, q, user);
+      return;
     }
     const reg = this.registries.get(`${rp.group}/${rp.version}/${rp.resource}`);
     if (!reg) throw errors.notFoundPath();

@@ -87,17 +87,6 @@ function getPath(obj: unknown, path: string): unknown {
   return vals[0];
 }
 
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.replace(/^\./, '').split('.');
-  let cur = obj;
-  for (let i = 0; i < parts.length - 1; i++) {
-    const p = parts[i]!;
-    if (typeof cur[p] !== 'object' || cur[p] === null) cur[p] = {};
-    cur = cur[p] as Record<string, unknown>;
-  }
-  cur[parts[parts.length - 1]!] = value;
-}
-
 export function strategyForVersion(spec: CrdSpec, v: CrdVersion): Strategy {
   const n = spec.names;
   const subresources: string[] = [];
@@ -123,6 +112,8 @@ export function strategyForVersion(spec: CrdSpec, v: CrdVersion): Strategy {
   };
   if (scale) {
     strategy.scale = {
+      specReplicasPath: scale.specReplicasPath,
+      statusReplicasPath: scale.statusReplicasPath,
       selector: (o) => {
         if (!scale.labelSelectorPath) return '';
         const s = getPath(o, scale.labelSelectorPath);
@@ -131,7 +122,6 @@ export function strategyForVersion(spec: CrdSpec, v: CrdVersion): Strategy {
       },
     };
   }
-  void setPath;
   return strategy;
 }
 

@@ -15,6 +15,7 @@ import { serveWatch, type WatchSettings } from './watch.js';
 import { defaultTable, tableJson, type IncludeObject } from '../table.js';
 import type { ResourcePath } from './path.js';
 import { labelSelectorToString } from '../../pkg/api/labels.js';
+import { jsonPathValues } from '../../pkg/api/jsonpath.js';
 
 export interface ResourceEnv {
   cache: WatchCache;
@@ -166,7 +167,6 @@ export class ResourceHandler {
         case 'POST': {
           const ctx = requestContext(req, user, q);
           const body = decodeBody(await readBody(req), req.headers['content-type']);
-          if (reg.info.kind === 'Binding' ) return this.bindingCollection(res, ctx, ns, body, fmt, gzip);
           const r = await reg.create(ctx, ns, body);
           return this.sendObject(res, 201, reg, r, fmt, ctx, gzip);
         }
@@ -282,8 +282,10 @@ export class ResourceHandler {
   // ---- scale ---------------------------------------------------------------------------------
 
   private scaleOf(reg: ResourceRegistry, obj: KObject): Record<string, unknown> {
-    const spec = (obj.spec ?? {}) as { replicas?: number };
-    const status = (obj.status ?? {}) as { replicas?: number };
+    const specPath = reg.strategy.scale?.specReplicasPath ?? '.spec.replicas';
+    const statusPath = reg.strategy.scale?.statusReplicasPath ?? '.status.replicas';
+    const desired = jsonPathValues(specPath, obj)[0];
+    const observed = jsonPathValues(statusPath, obj)[0];
     const m = obj.metadata;
     let selector = '';
     if (reg.strategy.scale) selector = reg.strategy.scale.selector(obj);
@@ -295,8 +297,8 @@ export class ResourceHandler {
       kind: 'Scale',
       apiVersion: 'autoscaling/v1',
       metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
-      spec: { replicas: spec.replicas ?? 0 },
-      status: { replicas: status.replicas ?? 0, selector },
+      spec: { replicas: typeof desired === 'number' ? desired : 0 },
+      status: { replicas: typeof observed === 'number' ? observed : 0, selector },
     };
   }
 
@@ -329,10 +331,7 @@ export class ResourceHandler {
       };
     }
     const r: WriteResult = await reg.modifyWith(ctx, ns, name, (cur) => {
-      const replicas = desired(cur);
-      const spec = (cur.spec ?? {}) as Record<string, unknown>;
-      spec.replicas = replicas;
-      cur.spec = spec;
+      setPath(cur, reg.strategy.scale?.specReplicasPath ?? '.spec.replicas', desired(cur));
       return cur;
     }, pinned);
     void fmt;
@@ -367,12 +366,27 @@ export class ResourceHandler {
     send(res, 201, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }), { gzip });
   }
 
-  private async bindingCollection(res: ServerResponse, ctx: RequestContext, ns: string | undefined, body: unknown, fmt: Format, gzip: boolean): Promise<void> {
+  async bindingCollection(req: IncomingMessage, res: ServerResponse, ns: string, q: URLSearchParams, user: UserInfo): Promise<void> {
+    if (req.method !== 'POST') throw errors.methodNotAllowed('bindings only accepts POST');
+    const ctx = requestContext(req, user, q);
+    const body = decodeBody(await readBody(req), req.headers['content-type']);
     const pods = this.env.registry('', 'v1', 'pods')!;
     const name = (body as { metadata?: { name?: unknown } } | null)?.metadata?.name;
     if (typeof name !== 'string' || !name) throw errors.invalid('Binding', '', '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value' }]);
-    return this.bind(res, ctx, pods, ns, name, body, fmt, gzip);
+    return this.bind(res, ctx, pods, ns, name, body, { kind: 'json' }, false);
   }
+}
+
+/** Sets a simple dotted path (.spec.replicas), creating objects on the way. */
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.replace(/^\./, '').split('.');
+  let cur = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const p = parts[i]!;
+    if (typeof cur[p] !== 'object' || cur[p] === null || Array.isArray(cur[p])) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
 }
 
 function scaleReplicas(v: unknown, name: string): number {

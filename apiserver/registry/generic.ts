@@ -98,6 +98,11 @@ function specPart(obj: KObject): Record<string, unknown> {
 export class ResourceRegistry {
   readonly prefix: string;
   readonly apiVersion: string;
+  /**
+   * Work on a validated new object just before it is stored (Service IP and port allocation);
+   * returns an undo for when the create fails. Not run for dry runs.
+   */
+  beforeCreate?: (obj: KObject) => () => void;
 
   constructor(
     readonly strategy: Strategy,
@@ -324,12 +329,17 @@ export class ResourceRegistry {
       if (this.cache.get(key)) throw errors.alreadyExists(this.info.plural, this.info.group, meta.name);
       return { obj, json: JSON.stringify(obj), created: true };
     }
+    if (this.cache.get(key)) throw errors.alreadyExists(this.info.plural, this.info.group, meta.name);
+    const undo = this.beforeCreate?.(obj);
     try {
       const kv = await this.store.create(key, serialize(obj));
       return await this.committed(key, obj, kv.modRevision, { created: true });
     } catch (e) {
       if (e instanceof KeyExistsError) throw errors.alreadyExists(this.info.plural, this.info.group, meta.name);
       throw e;
+    } finally {
+      // Once committed the cache shows what is in use; the reservation is no longer needed.
+      undo?.();
     }
   }
 

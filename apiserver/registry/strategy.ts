@@ -38,6 +38,9 @@ export interface Table {
 export interface ScaleInfo {
   /** label selector for Scale.status.selector, as a string */
   selector(obj: KObject): string;
+  /** where the desired and observed replica counts live (default .spec.replicas / .status.replicas) */
+  specReplicasPath?: string;
+  statusReplicasPath?: string;
 }
 
 export interface Strategy {

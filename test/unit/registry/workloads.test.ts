@@ -179,7 +179,7 @@ test('Service defaults, validation and clusterIP immutability', (t) => {
   const two: Any = { metadata: { name: 'web', namespace: 'default' }, spec: { ports: [{ port: 80 }, { port: 443 }] } };
   t.deepEqual(create(serviceStrategy, two).errs, ['spec.ports[0].name: Required value', 'spec.ports[1].name: Required value']);
   two.spec.ports = [{ name: 'a', port: 80 }, { name: 'a', port: 0 }];
-  t.deepEqual(create(serviceStrategy, two).errs, ['spec.ports[1].name: Duplicate value: "a"', 'spec.ports[1].port: Invalid value: 0: must be between 1 and 65535, inclusive']);
+  t.deepEqual(create(serviceStrategy, two).errs, ['spec.ports[1].name: Duplicate value: "a"', 'spec.ports[1].port: Invalid value: 0: must be between 1 and 65535, inclusive', 'spec.ports[1].targetPort: Invalid value: 0: must be between 1 and 65535, inclusive']);
   two.spec = { type: 'Bogus', ports: [{ port: 80, nodePort: 30080 }] };
   t.deepEqual(create(serviceStrategy, two).errs, ['spec.type: Unsupported value: "Bogus": supported values: "ClusterIP", "NodePort", "LoadBalancer", "ExternalName"']);
   const np: Any = { metadata: { name: 'web', namespace: 'default' }, spec: { type: 'ClusterIP', ports: [{ port: 80, nodePort: 30080 }] } };
