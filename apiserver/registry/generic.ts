@@ -429,6 +429,10 @@ export class ResourceRegistry {
     m.name = o.name;
     if (this.info.namespaced) m.namespace = o.namespace;
     else delete m.namespace;
+    // A uid in the body is a precondition, as in Kubernetes.
+    if (m.uid !== undefined && m.uid !== '' && m.uid !== o.uid) {
+      throw errors.conflict(this.info.plural, this.info.group, o.name!, `Precondition failed: UID in precondition: ${String(m.uid)}, UID in object meta: ${o.uid}`);
+    }
     m.uid = o.uid;
     m.creationTimestamp = o.creationTimestamp;
     // deletionTimestamp only moves through DELETE.
@@ -449,6 +453,7 @@ export class ResourceRegistry {
     next.apiVersion = this.apiVersion;
     next.kind = this.info.kind;
     this.strategy.defaults?.(next);
+    this.strategy.prepareForUpdate?.(next, old);
     if (this.strategy.hasGeneration) {
       const gen = o.generation ?? 1;
       next.metadata.generation = sameJson(specPart(next), specPart(old)) ? gen : gen + 1;
