@@ -3,6 +3,7 @@
 import { parseFlags, usage, UsageError, type FlagSpec } from './flags.js';
 import { runServer, serverFlags } from './server.js';
 import { readKubeconfig } from './kubeconfig.js';
+import { controllerManagerFlags, runControllerManager } from './controller-manager.js';
 import { setRootLogger } from '../pkg/log/logger.js';
 import { pino } from 'pino';
 
@@ -25,7 +26,7 @@ const commands: Record<string, Command> = {
   },
   agent: { summary: 'Run a node agent.', flags: [], pending: 'the node agent' },
   up: { summary: 'Server + apply manifests + re-apply on change.', flags: [], pending: 'the node agent and manifest sync' },
-  'controller-manager': { summary: 'Run the controllers alone against a server.', flags: [], pending: 'the controllers' },
+  'controller-manager': { summary: 'Run the controllers alone against a server.', flags: controllerManagerFlags, run: (v) => runControllerManager(v as never) },
   scheduler: { summary: 'Run the scheduler alone against a server.', flags: [], pending: 'the scheduler' },
   images: { summary: "Manage the node's image store.", flags: [], pending: 'the image store' },
   simulate: { summary: 'Run N hollow nodes.', flags: [], pending: 'simulated nodes' },

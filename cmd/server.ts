@@ -10,6 +10,10 @@ import { writeKubeconfig } from './kubeconfig.js';
 import type { FlagSpec, FlagValues } from './flags.js';
 import { logger } from '../pkg/log/logger.js';
 import { UsageError } from './flags.js';
+import { parseDurationMs } from './duration.js';
+import { ControllerManager } from '../controllers/manager.js';
+import { controllerFactories } from '../controllers/index.js';
+import { RestClient } from '../pkg/client/rest.js';
 
 export const serverFlags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'where state, certificates and tokens live' },
@@ -30,6 +34,10 @@ export const serverFlags: FlagSpec[] = [
 export async function runServer(v: FlagValues): Promise<void> {
   const log = logger('server');
   const dataDir = resolve(String(v['data-dir']));
+  const controllerOptions = {
+    nodeMonitorGracePeriodMs: parseDurationMs(String(v['node-monitor-grace-period']), 'node-monitor-grace-period'),
+    defaultUnreachableTolerationSeconds: Math.round(parseDurationMs(String(v['default-unreachable-toleration']), 'default-unreachable-toleration') / 1000),
+  };
   const files = v['file'] as string[];
   if (files.length) throw new UsageError('-f is not available yet: apply manifests with `kubectl apply -f` once the server runs');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -51,6 +59,10 @@ export async function runServer(v: FlagValues): Promise<void> {
   const kubeconfig = writeKubeconfig(dataDir, server, pki.caCert, tokens.admin);
   log.info({ server, dataDir, storage: String(v['storage']) }, 'API server ready');
   if (!v['disable-agent']) log.info('the node agent is not part of this build yet: running the control plane only');
+  // The controllers are ordinary API clients, over loopback HTTPS with the admin token.
+  const client = new RestClient({ server, ca: pki.caCert, token: tokens.admin, userAgent: 'skiff-controller-manager' });
+  const managers = [new ControllerManager(client, { leaseName: 'kube-controller-manager', factories: controllerFactories, options: controllerOptions })];
+  for (const m of managers) m.start();
   process.stdout.write(`skiff: API server at ${server}\nskiff: admin kubeconfig written to ${kubeconfig}\n`);
 
   let stopping = false;
@@ -58,6 +70,8 @@ export async function runServer(v: FlagValues): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    await Promise.all(managers.map((m) => m.stop()));
+    client.close();
     await api.stop();
     await store.close();
     process.exit(0);
