@@ -1,6 +1,7 @@
 // `skiff server`: the control plane in one process — storage, API server (HTTPS + tokens) and,
 // as they land, the controllers, scheduler and a node agent.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { applyAtStart, type ManifestSync } from './apply-at-start.js';
 import { resolve } from 'node:path';
 import { ensurePki } from '../apiserver/auth/pki.js';
 import { ensureTokens, tokenAuthenticator } from '../apiserver/auth/tokens.js';
@@ -39,7 +40,7 @@ export async function runServer(v: FlagValues): Promise<void> {
     defaultUnreachableTolerationSeconds: Math.round(parseDurationMs(String(v['default-unreachable-toleration']), 'default-unreachable-toleration') / 1000),
   };
   const files = v['file'] as string[];
-  if (files.length) throw new UsageError('-f is not available yet: apply manifests with `kubectl apply -f` once the server runs');
+  for (const f of files) if (!existsSync(f)) throw new UsageError(`-f ${f}: no such file or directory`);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const bind = String(v['bind']);
   const pki = ensurePki(dataDir, bind !== '0.0.0.0' && bind !== '::' ? [bind] : []);
@@ -64,12 +65,15 @@ export async function runServer(v: FlagValues): Promise<void> {
   const managers = [new ControllerManager(client, { leaseName: 'kube-controller-manager', factories: controllerFactories, options: controllerOptions })];
   for (const m of managers) m.start();
   process.stdout.write(`skiff: API server at ${server}\nskiff: admin kubeconfig written to ${kubeconfig}\n`);
+  let sync: ManifestSync | undefined;
+  if (files.length) sync = await applyAtStart(client, files, Boolean(v['watch']));
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    await sync?.stop();
     await Promise.all(managers.map((m) => m.stop()));
     client.close();
     await api.stop();

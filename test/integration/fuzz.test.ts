@@ -318,12 +318,12 @@ test.serial('mangled manifests, bodies and patches: no crash, no 5xx, Status for
         try {
           res = await api.request(fr.method, fr.path, { body: fr.body, contentType: fr.body !== undefined ? fr.contentType ?? 'application/json' : undefined, timeoutMs: 30_000 });
         } catch (e) {
-          failures.push(`${what()} -> no answer: ${(e as Error).message}`);
+          failures.push(`no answer: ${(e as Error).message} <- ${what()}`);
           continue;
         }
         codes.set(res.status, (codes.get(res.status) ?? 0) + 1);
         if (res.status >= 500) {
-          failures.push(`${what()} -> ${res.status} ${res.text.slice(0, 300)}`);
+          failures.push(`${res.status} ${res.text.slice(0, 300)} <- ${what()}`);
           continue;
         }
         if (res.status >= 400) {
@@ -333,7 +333,7 @@ test.serial('mangled manifests, bodies and patches: no crash, no 5xx, Status for
           } catch {
             /* reported below */
           }
-          if (st?.kind !== 'Status' || st.code !== res.status || !st.reason) failures.push(`${what()} -> ${res.status} without a proper Status: ${res.text.slice(0, 300)}`);
+          if (st?.kind !== 'Status' || st.code !== res.status || !st.reason) failures.push(`${res.status} without a proper Status: ${res.text.slice(0, 300)} <- ${what()}`);
         }
       }
     }),
