@@ -4,6 +4,7 @@
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { Store } from './storage/store.js';
 import { WatchCache } from './cache/watch-cache.js';
 import { ResourceRegistry, type NamespaceLookup, type SchemaHooks } from './registry/generic.js';
@@ -29,7 +30,7 @@ import type { Pki } from './auth/pki.js';
 import { logger } from '../pkg/log/logger.js';
 import { OpenApiService } from './openapi-service.js';
 import { CustomResources } from './crd/custom-resources.js';
-import { bootstrapNamespaces } from './bootstrap.js';
+import { bootstrapKubernetesService, bootstrapNamespaces } from './bootstrap.js';
 import { ServiceAllocator } from './registry/service-allocator.js';
 import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
@@ -75,6 +76,7 @@ export class APIServer {
   private discoveryCache = new Map<string, string>();
   private ready = false;
   private compactTimer?: NodeJS.Timeout;
+  private readonly services: ServiceAllocator;
   // Controllers that need the apiserver's own machinery run inside it for now (see README).
   private readonly gc: GarbageCollector;
   private readonly nsController: NamespaceController;
@@ -102,6 +104,7 @@ export class APIServer {
       namespacedRegistries: () => [...this.registries.values()].filter((r) => r.info.namespaced),
     };
     const services = new ServiceAllocator(this.cache);
+    this.services = services;
     this.registries.get('/v1/services')!.beforeCreate = (svc) => services.allocate(svc);
     this.gc = new GarbageCollector(internal);
     this.nsController = new NamespaceController(internal);
@@ -168,7 +171,16 @@ export class APIServer {
         resolve();
       });
     });
+    await bootstrapKubernetesService(this, this.services.firstIp, { ip: this.advertiseAddress(), port: this.port });
     this.ready = true;
+  }
+
+  /** The address other hosts reach this server at: the bind address, or the first non-loopback IPv4. */
+  private advertiseAddress(): string {
+    const bind = this.opts.bind ?? '0.0.0.0';
+    if (bind !== '0.0.0.0' && bind !== '::') return bind;
+    for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+    return '127.0.0.1';
   }
 
   get port(): number {
