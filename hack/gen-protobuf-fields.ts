@@ -57,8 +57,9 @@ function git(gitDir: string, ...args: string[]): string {
   return execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 }
 
+/** Drops comments in one left-to-right pass, so a comment mentioning "/*" or a string holding "//" is read right. */
 function stripComments(text: string): string {
-  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  return text.replace(/\/\/[^\n]*|\/\*[\s\S]*?\*\/|"(?:\\.|[^"\\\n])*"|`[^`]*`/g, (m) => (m.startsWith('//') || m.startsWith('/*') ? '' : m));
 }
 
 function parseProto(text: string, messages: Record<string, MessageFact>): string {
@@ -66,7 +67,7 @@ function parseProto(text: string, messages: Record<string, MessageFact>): string
   const pkg = /^\s*package\s+([\w.]+)\s*;/m.exec(src)?.[1];
   if (!pkg) throw new Error('proto without package');
   const qualify = (t: string): string => (SCALARS.has(t) ? t : t.startsWith('.') ? t.slice(1) : `${pkg}.${t}`);
-  const msgRe = /^message\s+(\w+)\s*\{([\s\S]*?)^\}/gm;
+  const msgRe = /^message\s+(\w+)\s*\{([^}]*)\}/gm;
   for (const m of src.matchAll(msgRe)) {
     const fields: Record<string, FieldFact> = {};
     for (const line of m[2]!.split('\n')) {
@@ -109,7 +110,8 @@ function parseGo(gitDir: string, dir: string): GoTypes {
   for (const file of files) {
     const src = stripComments(git(gitDir, 'show', `HEAD:${file}`));
     for (const s of src.matchAll(/^type\s+(\w+)\s+\[\]\S+/gm)) slices.add(s[1]!);
-    for (const s of src.matchAll(/^type\s+(\w+)\s+struct\s*\{([\s\S]*?)^\}/gm)) {
+    // `struct{}` on one line has no body; the newline keeps the match from running into the next type.
+    for (const s of src.matchAll(/^type\s+(\w+)\s+struct\s*\{[ \t]*\n([\s\S]*?)^\}/gm)) {
       const fields = new Map<number, GoField>();
       for (const line of s[2]!.split('\n')) {
         const tag = /`([^`]*)`/.exec(line)?.[1];
@@ -152,7 +154,10 @@ function main(): void {
         continue;
       }
       const struct = go.structs.get(name);
-      if (!struct) continue;
+      if (!struct) {
+        console.warn(`${full}: no Go struct found; JSON follows the proto field names only`);
+        continue;
+      }
       for (const [num, fact] of Object.entries(msg.fields)) {
         const g = struct.get(Number(num));
         if (!g) continue;

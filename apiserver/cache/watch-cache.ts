@@ -54,6 +54,9 @@ export class WatchCache {
   /** the oldest revision a watch can start from (events after it are all in history) */
   private oldestRev = 0;
   private current = 0;
+  /** events up to this revision are history only: the state already includes them */
+  private seededUntil = 0;
+  private lastRecorded = 0;
   private readonly subscribers = new Set<Subscriber>();
   private waiters: { rev: number; resolve: () => void }[] = [];
   private watcher?: Watcher;
@@ -68,10 +71,14 @@ export class WatchCache {
     const res = await this.store.list(REGISTRY);
     for (const kv of res.kvs) this.put(decode(kv.key, kv.value, kv.modRevision));
     this.current = res.revision;
-    this.oldestRev = res.revision;
+    // Seed the event window from the store's history so that watches resume across a restart
+    // (clients hold resourceVersions from before it).
+    const from = Math.max(await this.store.compactedRevision(), res.revision - this.historySize, 0);
+    this.oldestRev = from;
+    this.seededUntil = res.revision;
     this.watcher = await this.store.watch(
       REGISTRY,
-      res.revision,
+      from,
       (events) => this.apply(events),
       (err) => this.log.fatal({ err }, 'store watch failed; the cache can no longer follow the store'),
     );
@@ -174,6 +181,10 @@ export class WatchCache {
   private apply(events: WatchEvent[]): void {
     for (const e of events) {
       const rev = e.kv.modRevision;
+      if (rev <= this.seededUntil) {
+        if (rev > this.lastRecorded) this.record(historyEvent(e));
+        continue;
+      }
       if (rev <= this.current) continue; // already seen (replay overlap)
       let ev: CacheEvent;
       if (e.type === 'put') {
@@ -206,6 +217,7 @@ export class WatchCache {
   }
 
   private record(ev: CacheEvent): void {
+    this.lastRecorded = ev.rev;
     this.history.push(ev);
     const kept = this.history.length - this.historyStart;
     if (kept > this.historySize) {
@@ -219,6 +231,15 @@ export class WatchCache {
       }
     }
   }
+}
+
+/** A past event rebuilt from the store's history (for the window only). */
+function historyEvent(e: WatchEvent): CacheEvent {
+  const rev = e.kv.modRevision;
+  const cur = decode(e.kv.key, e.kv.value, rev);
+  const prev = e.prevKv ? decode(e.prevKv.key, e.prevKv.value, e.prevKv.modRevision) : undefined;
+  const type: EventType = e.type === 'delete' ? 'DELETED' : prev ? 'MODIFIED' : 'ADDED';
+  return { type, rev, resource: resourcePrefixOf(e.kv.key), key: e.kv.key, cur, prev };
 }
 
 function lowerBound(a: string[], x: string): number {

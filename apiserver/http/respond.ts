@@ -5,7 +5,12 @@ import { gzipSync } from 'node:zlib';
 import { StatusError, errors } from '../status.js';
 
 export function warningHeader(text: string): string {
-  return `299 - "${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\r\n]/g, ' ')}"`;
+  // Header values must be printable ASCII: escape the rest (field names can hold anything).
+  const safe = text
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `299 - "${safe}"`;
 }
 
 export interface SendOptions {

@@ -172,7 +172,9 @@ function decodeFields(buf: Uint8Array, start: number, end: number, msg: MessageF
       const v = value(r, buf, f, wt, depth);
       const prev = out[f.name];
       if (f.inline) Object.assign(out, v);
-      else if (isPlainObject(prev) && isPlainObject(v)) Object.assign(prev, v);
+      // A repeated occurrence of a message field merges into it, as protobuf specifies; embedded
+      // JSON documents (FieldsV1, RawExtension) are replaced instead, their keys being client data.
+      else if (isPlainObject(prev) && isPlainObject(v) && f.type !== FIELDS_V1 && f.type !== RAW_EXTENSION) Object.assign(prev, v);
       else out[f.name] = v;
     }
   }

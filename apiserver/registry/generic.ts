@@ -244,6 +244,8 @@ export class ResourceRegistry {
     if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) {
       throw errors.badRequest(`${what} in version "${this.info.version}" cannot be handled as a ${what}: metadata must be an object`);
     }
+    // null decodes to "absent" in Kubernetes (Go nil maps and slices are omitted).
+    for (const k of Object.keys(obj.metadata)) if (obj.metadata[k] === null) delete obj.metadata[k];
     const problems = this.schema.check(obj, true);
     if (problems.mismatches.length) {
       throw errors.badRequest(`${what} in version "${this.info.version}" cannot be handled as a ${what}: ${problems.mismatches.join(', ')}`);

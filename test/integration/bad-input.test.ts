@@ -251,6 +251,43 @@ test.serial('bad query parameters and methods are refused', async (t) => {
   t.is((await req('POST', `${CM}?dryRun=All`, { body: cm('dry-run-only') })).status, 201);
 });
 
+test.serial('null labels and annotations are stored as absent, and label-selector lists keep working', async (t) => {
+  const res = await req('POST', CM, { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'null-maps', labels: null, annotations: null }, data: { a: '1' } }) });
+  t.is(res.status, 201, res.text);
+  createdOnPurpose.add(`${CM} null-maps`);
+  const o = res.json();
+  const bad: string[] = [];
+  for (const sel of ['a', 'a=b', '!a', 'x in (y)']) {
+    const list = await req('GET', `${CM}?labelSelector=${encodeURIComponent(sel)}`);
+    if (list.status !== 200) bad.push(`labelSelector ${sel}: ${list.status} ${list.text.slice(0, 200)}`);
+  }
+  t.deepEqual(bad, [], 'lists after storing null labels');
+  t.deepEqual([o.metadata.labels, o.metadata.annotations].filter((x) => x === null), [], 'labels: null and annotations: null must not be stored');
+});
+
+test.serial('an unknown field whose name has a control character is still a 201 with a valid Warning header', async (t) => {
+  const res = await req('POST', CM, { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ctl-field' }, data: { a: '1' }, 'x\u0001y': 1 }) });
+  createdOnPurpose.add(`${CM} ctl-field`);
+  t.is(res.status, 201, res.text.slice(0, 300));
+  t.truthy(res.headers['warning']);
+});
+
+test.serial('deeply nested patch bodies are refused or applied, never a 5xx', async (t) => {
+  const depth = 5000;
+  const cases: [string, string][] = [
+    ['application/merge-patch+json', `{"x":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`],
+    ['application/strategic-merge-patch+json', `{"x":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`],
+    ['application/json-patch+json', `[${'['.repeat(depth)}${']'.repeat(depth)}]`],
+    ['application/merge-patch+json', `${'['.repeat(depth)}${']'.repeat(depth)}`],
+  ];
+  const bad: string[] = [];
+  for (const [type, body] of cases) {
+    const res = await req('PATCH', `${CM}/existing`, { body, contentType: type });
+    if (res.status >= 500) bad.push(`${type} ${body.slice(0, 12)}…: ${res.status} ${res.json().message}`);
+  }
+  t.deepEqual(bad, [], `${depth} deep`);
+});
+
 test.serial('no token is 401 and a wrong token is 401', async (t) => {
   const { request } = await import('node:https');
   const status = (auth?: string) =>

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { decodeKubernetesProtobuf } from '../../../apiserver/protobuf/decode.js';
 import { encodeKubernetesProtobuf } from '../../../apiserver/protobuf/encode.js';
 import { StatusError } from '../../../apiserver/status.js';
@@ -19,8 +19,8 @@ function dropNulls(v: unknown): unknown {
 for (const fx of KUBECTL_FIXTURES) {
   test(`kubectl body: ${fx.name}`, (t) => {
     const decoded = decodeKubernetesProtobuf(Buffer.from(fx.body, 'base64'));
-    t.is(decoded.apiVersion, fx.expected.apiVersion);
-    t.is(decoded.kind, fx.expected.kind);
+    t.is(decoded.apiVersion, fx.expected.apiVersion as string);
+    t.is(decoded.kind, fx.expected.kind as string);
     if (fx.expectedNote) t.deepEqual(dropNulls(decoded.object), dropNulls(fx.expected));
     else t.deepEqual(decoded.object, fx.expected);
   });
@@ -41,8 +41,8 @@ function envelope(apiVersion: string, kind: string, raw: Uint8Array, extra?: (w:
   return Buffer.from(w.finish());
 }
 
-function statusOf(t: { throws: (fn: () => unknown, exp?: object) => unknown }, fn: () => unknown): StatusError {
-  return t.throws(fn, { instanceOf: StatusError }) as StatusError;
+function statusOf(t: ExecutionContext, fn: () => unknown): StatusError {
+  return t.throws(fn, { instanceOf: StatusError })!;
 }
 
 test('an explicit zero in a pointer field stays; zero omitempty fields go', (t) => {

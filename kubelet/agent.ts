@@ -1,0 +1,260 @@
+// The node agent: registers its Node (or takes over the one it had before a restart), renews its
+// Lease in kube-node-lease as the heartbeat, reports node status now and then (and at once when the
+// Node shows anything but the Ready it reported), and runs a pod worker for each pod bound to it.
+// Pods and the Node reach it from informers the caller owns, so that many agents of one process
+// share one watch (skiff simulate).
+import type { KObject } from '../pkg/api/types.js';
+import { ApiError, isAlreadyExists, isNotFound, resourcePath, type RestClient } from '../pkg/client/rest.js';
+import { R } from '../pkg/client/informer-factory.js';
+import { logger, type Logger } from '../pkg/log/logger.js';
+import { PodAddressPool } from './network/pod-ips.js';
+import type { Runtime } from './runtime/runtime.js';
+import type { Prober } from './prober/prober.js';
+import { PodWorker } from './pod-worker.js';
+import type { StatusManager } from './status-manager.js';
+import { newBootID, nodeConditions, nodeLabels, nodeObject, nodeStatus, reportsReady, type NodeIdentity } from './node-object.js';
+import type { Json } from './pod-status.js';
+
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+
+export interface AgentTiming {
+  /** Lease renewal period (kubelet: 10 s) */
+  leaseRenewIntervalMs: number;
+  /** lease duration written into the Lease (kubelet: 40 s) */
+  leaseDurationSeconds: number;
+  /** full node status report period (kubelet: 5 min; status changes go out at once) */
+  nodeStatusIntervalMs: number;
+  /** first CrashLoopBackOff delay */
+  restartBackoffMs: number;
+}
+
+export const defaultAgentTiming: AgentTiming = {
+  leaseRenewIntervalMs: 10_000,
+  leaseDurationSeconds: 40,
+  nodeStatusIntervalMs: 60_000,
+  restartBackoffMs: 10_000,
+};
+
+export interface AgentDeps {
+  client: RestClient;
+  runtime: Runtime;
+  prober: Prober;
+  statusManager: StatusManager;
+}
+
+function microTime(d = new Date()): string {
+  return d.toISOString().replace('Z', '000Z');
+}
+
+export class NodeAgent {
+  private readonly workers = new Map<string, PodWorker>();
+  private pool?: PodAddressPool;
+  private readonly log: Logger;
+  private readonly bootID = newBootID();
+  private readonly conditionSince = new Map<string, string>();
+  private nodeUid?: string;
+  private leaseRV?: string;
+  private leaseTimer?: NodeJS.Timeout;
+  private statusTimer?: NodeJS.Timeout;
+  private statusInFlight = false;
+  private stopped = false;
+  private registered = false;
+  /** heartbeats sent (for benchmarks) */
+  leaseRenewals = 0;
+
+  constructor(
+    readonly id: NodeIdentity,
+    private readonly deps: AgentDeps,
+    private readonly timing: AgentTiming = defaultAgentTiming,
+  ) {
+    this.log = logger(`agent/${id.name}`);
+  }
+
+  get name(): string {
+    return this.id.name;
+  }
+
+  get podCount(): number {
+    return this.workers.size;
+  }
+
+  private get client(): RestClient {
+    return this.deps.client;
+  }
+
+  /** Creates the Node, or takes over an existing one, and reports it Ready. */
+  async register(): Promise<void> {
+    const status = nodeStatus(this.id, nodeConditions(true, this.conditionSince), this.bootID);
+    let node: KObject;
+    try {
+      node = await this.client.create(resourcePath(R.nodes), nodeObject(this.id, status));
+      this.log.info('node registered');
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw e;
+      // A restart: keep the Node (its podCIDR, taints, labels others set), refresh our labels.
+      node = await this.client.patch(resourcePath(R.nodes, undefined, this.id.name), { metadata: { labels: nodeLabels(this.id) } }, 'merge');
+      this.log.info('existing node taken over');
+    }
+    this.nodeUid = node.metadata.uid;
+    this.nodeChanged(node);
+    await this.reportNodeStatus();
+    await this.renewLease();
+    this.registered = true;
+  }
+
+  /** Starts the heartbeat timers; the first renewal comes after offsetMs (to spread many agents). */
+  startHeartbeats(offsetMs = 0): void {
+    this.leaseTimer = setTimeout(() => void this.leaseTick(), offsetMs || this.timing.leaseRenewIntervalMs);
+    const statusOffset = Math.floor(Math.random() * this.timing.nodeStatusIntervalMs);
+    this.statusTimer = setTimeout(() => void this.statusTick(), statusOffset || this.timing.nodeStatusIntervalMs);
+  }
+
+  private async leaseTick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.renewLease();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'lease renewal failed');
+    }
+    if (!this.stopped) this.leaseTimer = setTimeout(() => void this.leaseTick(), this.timing.leaseRenewIntervalMs);
+  }
+
+  private async statusTick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.reportNodeStatus();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'node status update failed');
+    }
+    if (!this.stopped) this.statusTimer = setTimeout(() => void this.statusTick(), this.timing.nodeStatusIntervalMs);
+  }
+
+  private leaseObject(): KObject {
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: this.id.name,
+        namespace: NODE_LEASE_NAMESPACE,
+        ...(this.leaseRV ? { resourceVersion: this.leaseRV } : {}),
+        ...(this.nodeUid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: this.id.name, uid: this.nodeUid }] } : {}),
+      },
+      spec: { holderIdentity: this.id.name, leaseDurationSeconds: this.timing.leaseDurationSeconds, renewTime: microTime() },
+    };
+  }
+
+  async renewLease(): Promise<void> {
+    const path = resourcePath(R.leases, NODE_LEASE_NAMESPACE, this.id.name);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const lease = this.leaseRV ? await this.client.update(path, this.leaseObject()) : await this.client.create(resourcePath(R.leases, NODE_LEASE_NAMESPACE), this.leaseObject());
+        this.leaseRV = lease.metadata.resourceVersion;
+        this.leaseRenewals++;
+        return;
+      } catch (e) {
+        if (isNotFound(e)) this.leaseRV = undefined;
+        else if (e instanceof ApiError && e.code === 409) {
+          // Someone else wrote it (or it exists from before a restart): take its resourceVersion.
+          const cur = await this.client.get(path).catch((g) => (isNotFound(g) ? undefined : Promise.reject(g)));
+          this.leaseRV = cur?.metadata.resourceVersion;
+        } else throw e;
+      }
+    }
+    throw new Error(`could not renew lease ${NODE_LEASE_NAMESPACE}/${this.id.name}`);
+  }
+
+  async reportNodeStatus(): Promise<void> {
+    if (this.statusInFlight) return;
+    this.statusInFlight = true;
+    try {
+      const status = nodeStatus(this.id, nodeConditions(true, this.conditionSince), this.bootID);
+      await this.client.patch(resourcePath(R.nodes, undefined, this.id.name, 'status'), { status }, 'merge');
+    } catch (e) {
+      if (isNotFound(e) && this.registered && !this.stopped) {
+        // Someone deleted our Node: register again, as a fresh kubelet would.
+        this.log.warn('node object vanished; registering again');
+        this.statusInFlight = false;
+        this.leaseRV = undefined;
+        await this.register();
+        return;
+      }
+      throw e;
+    } finally {
+      this.statusInFlight = false;
+    }
+  }
+
+  /** The Node as the informer has it. */
+  nodeChanged(node: KObject): void {
+    if (this.stopped) return;
+    if (node.metadata.uid && this.nodeUid && node.metadata.uid !== this.nodeUid) this.nodeUid = node.metadata.uid;
+    const cidr = (node.spec as { podCIDR?: string } | undefined)?.podCIDR;
+    if (cidr && this.pool?.cidr !== cidr) {
+      this.pool = new PodAddressPool(cidr);
+      for (const w of this.workers.values()) w.networkReady();
+    }
+    // The node lifecycle controller marked us Unknown while we were away: say Ready again now.
+    if (this.registered && !reportsReady(node)) void this.reportNodeStatus().catch((err) => this.log.warn({ err: (err as Error).message }, 'node status update failed'));
+  }
+
+  /** A pod bound to this node was added or changed. */
+  podChanged(pod: KObject): void {
+    if (this.stopped) return;
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    let w = this.workers.get(key);
+    if (w && w.uid !== pod.metadata.uid) {
+      w.remove();
+      w = undefined;
+    }
+    if (w) {
+      w.update(pod);
+      return;
+    }
+    w = new PodWorker(pod, {
+      runtime: this.deps.runtime,
+      prober: this.deps.prober,
+      hostIP: this.id.address,
+      allocateIP: (uid) => this.pool?.allocate(uid),
+      reserveIP: (ip, uid) => this.pool?.reserve(ip, uid) ?? false,
+      releaseIP: (uid) => this.pool?.release(uid),
+      reportStatus: (p, status: Json) => this.deps.statusManager.set(p.metadata.namespace!, p.metadata.name!, p.metadata.uid!, status),
+      confirmDeletion: (p) => this.confirmDeletion(p),
+      restartBackoffMs: this.timing.restartBackoffMs,
+      log: this.log,
+    });
+    this.workers.set(key, w);
+    w.start();
+  }
+
+  podDeleted(pod: KObject): void {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const w = this.workers.get(key);
+    if (!w || w.uid !== pod.metadata.uid) return;
+    this.workers.delete(key);
+    this.deps.statusManager.forget(pod.metadata.namespace!, pod.metadata.name!);
+    w.remove();
+  }
+
+  private async confirmDeletion(pod: KObject): Promise<void> {
+    try {
+      await this.client.delete(resourcePath(R.pods, pod.metadata.namespace, pod.metadata.name), {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        gracePeriodSeconds: 0,
+        preconditions: { uid: pod.metadata.uid },
+      });
+    } catch (e) {
+      if (isNotFound(e) || (e instanceof ApiError && e.code === 409)) return;
+      this.log.warn({ err: (e as Error).message, pod: `${pod.metadata.namespace}/${pod.metadata.name}` }, 'confirming pod deletion failed');
+    }
+  }
+
+  /** Stops heartbeats and forgets pods, leaving the API as it is (a node that died). */
+  stop(): void {
+    this.stopped = true;
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    if (this.statusTimer) clearTimeout(this.statusTimer);
+    for (const w of this.workers.values()) w.abandon();
+    this.workers.clear();
+  }
+}

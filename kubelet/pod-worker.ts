@@ -1,0 +1,323 @@
+// One pod's life on a node: address, sandbox, init containers, containers, readiness, exits and
+// restarts (restartPolicy with CrashLoopBackOff back-off), graceful termination. It composes the
+// network (pod addresses), the runtime and the prober, and reports every change as a PodStatus.
+import type { KObject } from '../pkg/api/types.js';
+import type { Logger } from '../pkg/log/logger.js';
+import type { Container, ContainerExit, Runtime } from './runtime/runtime.js';
+import type { Prober } from './prober/prober.js';
+import { buildPodStatus, isoSeconds, type ConditionClock, type ContainerRun, type Json, podPhase } from './pod-status.js';
+
+export interface PodWorkerDeps {
+  runtime: Runtime;
+  prober: Prober;
+  hostIP: string;
+  /** an address for the pod, or undefined while the node has no pod CIDR yet */
+  allocateIP(uid: string): string | undefined;
+  /** takes an address the pod already had (agent restart); false when it is not ours to take */
+  reserveIP(ip: string, uid: string): boolean;
+  releaseIP(uid: string): void;
+  reportStatus(pod: KObject, status: Json): void;
+  /** DELETE with gracePeriodSeconds 0 and the uid precondition: the kubelet's confirmation */
+  confirmDeletion(pod: KObject): Promise<void>;
+  /** first CrashLoopBackOff delay (ms), doubled per restart up to 5 minutes */
+  restartBackoffMs: number;
+  log: Logger;
+}
+
+const MAX_BACKOFF_MS = 300_000;
+
+type Stage = 'new' | 'waiting-network' | 'starting' | 'running' | 'terminating' | 'gone';
+
+export class PodWorker {
+  private pod: KObject;
+  private stage: Stage = 'new';
+  private containers: ContainerRun[] = [];
+  private podIP?: string;
+  private startTime = isoSeconds();
+  private readonly clock: ConditionClock = { times: new Map() };
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly probes = new Map<string, () => void>();
+  private lastFull = '';
+  /** signatures of the statuses sent lately: the informer shows them with some lag */
+  private readonly recent: string[] = [];
+
+  constructor(
+    pod: KObject,
+    private readonly deps: PodWorkerDeps,
+  ) {
+    this.pod = pod;
+  }
+
+  get uid(): string {
+    return this.pod.metadata.uid!;
+  }
+
+  get key(): string {
+    return `${this.pod.metadata.namespace}/${this.pod.metadata.name}`;
+  }
+
+  private get spec(): { containers?: Container[]; initContainers?: Container[]; restartPolicy?: string; readinessGates?: { conditionType: string }[]; terminationGracePeriodSeconds?: number } {
+    return (this.pod.spec ?? {}) as never;
+  }
+
+  private get apiStatus(): Json {
+    return (this.pod.status ?? {}) as Json;
+  }
+
+  /** Starts the pod, or takes it over when the API says it already runs here. */
+  start(): void {
+    const st = this.apiStatus;
+    const phase = st.phase as string | undefined;
+    if (phase === 'Succeeded' || phase === 'Failed') {
+      this.stage = 'running';
+      if (this.pod.metadata.deletionTimestamp) void this.terminate();
+      return;
+    }
+    for (const c of (st.conditions as Json[] | undefined) ?? []) {
+      if (typeof c.lastTransitionTime === 'string') this.clock.times.set(String(c.type), { status: String(c.status), time: c.lastTransitionTime });
+    }
+    if (typeof st.startTime === 'string') this.startTime = st.startTime;
+    this.containers = [
+      ...(this.spec.initContainers ?? []).map((c) => this.freshRun(c, true)),
+      ...(this.spec.containers ?? []).map((c) => this.freshRun(c, false)),
+    ];
+    const adopted = phase === 'Running' && typeof st.podIP === 'string' && this.deps.reserveIP(st.podIP, this.uid);
+    if (adopted) this.adopt(st);
+    if (this.pod.metadata.deletionTimestamp) {
+      void this.terminate();
+      return;
+    }
+    if (!adopted) this.report();
+    this.proceed();
+  }
+
+  private freshRun(c: Container, init: boolean): ContainerRun {
+    return { name: c.name, image: c.image ?? '', init, state: 'waiting', reason: init ? 'PodInitializing' : 'ContainerCreating', restartCount: 0, ready: false, everStarted: false };
+  }
+
+  /**
+   * The agent restarted while the pod ran: keep what the API shows (address, start times, restart
+   * counts) and start the containers again in the runtime. A runtime that keeps containers across
+   * agent restarts (conmon) will recover them instead.
+   */
+  private adopt(st: Json): void {
+    this.podIP = st.podIP as string;
+    const statuses = new Map<string, Json>();
+    for (const cs of [...((st.initContainerStatuses as Json[]) ?? []), ...((st.containerStatuses as Json[]) ?? [])]) statuses.set(String(cs.name), cs);
+    for (const c of this.containers) {
+      const cs = statuses.get(c.name);
+      if (!cs) continue;
+      c.restartCount = Number(cs.restartCount ?? 0);
+      const running = (cs.state as Json | undefined)?.running as Json | undefined;
+      if (c.init) {
+        c.state = 'terminated';
+        c.terminated = { exitCode: 0, reason: 'Completed', finishedAt: isoSeconds() };
+        c.everStarted = true;
+      } else if (running) {
+        c.startedAt = String(running.startedAt);
+        c.containerID = cs.containerID as string | undefined;
+        c.imageID = cs.imageID as string | undefined;
+      }
+    }
+  }
+
+  /** A newer version of the pod from the API. */
+  update(pod: KObject): void {
+    if (this.stage === 'gone') return;
+    this.pod = pod;
+    if (pod.metadata.deletionTimestamp && this.stage !== 'terminating') {
+      void this.terminate();
+      return;
+    }
+    // Someone else changed the status (the node lifecycle controller marks pods of an
+    // unreachable node not ready): say again what is true.
+    if (this.stage !== 'terminating' && this.recent.length && !this.recent.includes(this.signature(pod.status as Json))) this.report(true);
+  }
+
+  /** The node got its pod CIDR. */
+  networkReady(): void {
+    if (this.stage === 'waiting-network') this.proceed();
+  }
+
+  /** The pod is gone from the API: drop everything. */
+  remove(): void {
+    if (this.stage === 'gone') return;
+    const wasTerminating = this.stage === 'terminating';
+    this.stage = 'gone';
+    this.cancelAll();
+    if (!wasTerminating) {
+      void this.deps.runtime.stopPodSandbox(this.pod, 0).catch((err) => this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'stopping sandbox failed'));
+    }
+    this.deps.releaseIP(this.uid);
+  }
+
+  /** The agent stops: forget the pod without touching the API (containers would outlive us). */
+  abandon(): void {
+    this.stage = 'gone';
+    this.cancelAll();
+  }
+
+  private cancelAll(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const stop of this.probes.values()) stop();
+    this.probes.clear();
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private proceed(): void {
+    if (!this.podIP) {
+      const ip = this.deps.allocateIP(this.uid);
+      if (!ip) {
+        this.stage = 'waiting-network';
+        return;
+      }
+      this.podIP = ip;
+    }
+    this.stage = 'starting';
+    void this.run().catch((err) => this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'pod start failed'));
+  }
+
+  private async run(): Promise<void> {
+    await this.deps.runtime.runPodSandbox(this.pod, { podIP: this.podIP! });
+    this.report();
+    for (const c of this.containers.filter((x) => x.init)) {
+      if (c.state === 'terminated') continue;
+      const ok = await this.startOne(c);
+      if (!ok || (this.stage as Stage) !== 'starting') return;
+      // The simulated runtime ends init containers at once; a real one reports the exit later.
+      await new Promise<void>((resolve) => {
+        const check = () => (c.state === 'terminated' || (this.stage as Stage) !== 'starting' ? resolve() : this.later(20, check));
+        check();
+      });
+      if (c.terminated?.exitCode !== 0) return;
+    }
+    await Promise.all(this.containers.filter((x) => !x.init).map((c) => this.startOne(c)));
+    if ((this.stage as Stage) === 'starting') this.stage = 'running';
+  }
+
+  private containerSpec(c: ContainerRun): Container {
+    const list = c.init ? this.spec.initContainers : this.spec.containers;
+    return list?.find((x) => x.name === c.name) ?? { name: c.name, image: c.image };
+  }
+
+  private async startOne(c: ContainerRun): Promise<boolean> {
+    const spec = this.containerSpec(c);
+    try {
+      const started = await this.deps.runtime.startContainer(this.pod, spec, (exit) => this.onExit(c, exit), { init: c.init });
+      if (this.stage === 'terminating' || this.stage === 'gone') return false;
+      if (!(c.startedAt && c.containerID && !c.everStarted)) {
+        c.startedAt = isoSeconds(started.startedAt);
+        c.containerID = started.containerID;
+      }
+      c.imageID = started.imageID;
+      c.state = 'running';
+      c.reason = c.message = undefined;
+      c.everStarted = true;
+      if (!c.init) this.watchReadiness(c, spec);
+      this.report();
+      return true;
+    } catch (err) {
+      if (this.stage === 'terminating' || this.stage === 'gone') return false;
+      c.state = 'waiting';
+      c.reason = 'CreateContainerError';
+      c.message = (err as Error).message;
+      this.report();
+      return false;
+    }
+  }
+
+  private watchReadiness(c: ContainerRun, spec: Container): void {
+    this.probes.get(c.name)?.();
+    const stop = this.deps.prober.watchReadiness(this.pod, spec, (ready) => {
+      if (c.state !== 'running' || c.ready === ready) return;
+      c.ready = ready;
+      this.report();
+    });
+    this.probes.set(c.name, stop);
+  }
+
+  private onExit(c: ContainerRun, exit: ContainerExit): void {
+    if (this.stage === 'terminating' || this.stage === 'gone') return;
+    this.probes.get(c.name)?.();
+    this.probes.delete(c.name);
+    const term = { exitCode: exit.exitCode, reason: exit.reason, startedAt: c.startedAt, finishedAt: isoSeconds(exit.finishedAt), containerID: c.containerID };
+    c.ready = false;
+    const policy = this.spec.restartPolicy ?? 'Always';
+    const restart = !c.init && (policy === 'Always' || (policy === 'OnFailure' && exit.exitCode !== 0));
+    const initRestart = c.init && exit.exitCode !== 0 && policy !== 'Never';
+    if (restart || initRestart) {
+      c.lastTerminated = term;
+      c.restartCount++;
+      c.state = 'waiting';
+      c.reason = 'CrashLoopBackOff';
+      const delay = Math.min(MAX_BACKOFF_MS, this.deps.restartBackoffMs * 2 ** (c.restartCount - 1));
+      c.message = `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}_${this.pod.metadata.namespace}(${this.uid})`;
+      this.report();
+      this.later(delay, () => void this.startOne(c));
+      return;
+    }
+    c.state = 'terminated';
+    c.terminated = term;
+    this.report();
+    const phase = podPhase(this.containers, policy);
+    if (phase === 'Succeeded' || phase === 'Failed') {
+      // A finished pod keeps its status (and podIP) but holds no sandbox or address any more.
+      this.cancelAll();
+      void this.deps.runtime.stopPodSandbox(this.pod, 0).then(() => this.deps.releaseIP(this.uid));
+    }
+  }
+
+  private async terminate(): Promise<void> {
+    this.stage = 'terminating';
+    this.cancelAll();
+    const grace = this.pod.metadata.deletionGracePeriodSeconds ?? this.spec.terminationGracePeriodSeconds ?? 30;
+    try {
+      await this.deps.runtime.stopPodSandbox(this.pod, grace * 1000);
+    } finally {
+      this.deps.releaseIP(this.uid);
+    }
+    if ((this.stage as Stage) === 'gone') return;
+    await this.deps.confirmDeletion(this.pod);
+  }
+
+  private signature(st: Json | undefined): string {
+    if (!st) return '';
+    const ready = ((st.conditions as Json[]) ?? []).find((c) => c.type === 'Ready')?.status;
+    const cs = ((st.containerStatuses as Json[]) ?? []).map((c) => `${c.name}:${c.ready}:${c.restartCount}:${Object.keys((c.state as Json) ?? {})[0]}`);
+    return `${st.phase}|${st.podIP ?? ''}|${ready}|${cs.join(',')}`;
+  }
+
+  private report(force = false): void {
+    if (this.stage === 'gone') return;
+    const status = buildPodStatus({
+      containers: this.containers,
+      restartPolicy: this.spec.restartPolicy ?? 'Always',
+      podIP: this.podIP,
+      hostIP: this.deps.hostIP,
+      startTime: this.startTime,
+      qosClass: this.apiStatus.qosClass as string | undefined,
+      readinessGates: (this.spec.readinessGates ?? []).map((g) => g.conditionType),
+      existingConditions: ((this.apiStatus.conditions as Json[]) ?? []).filter((c) => typeof c.type === 'string'),
+      clock: this.clock,
+    });
+    const full = JSON.stringify(status);
+    if (!force && full === this.lastFull) return;
+    this.lastFull = full;
+    this.recent.push(this.signature(status));
+    if (this.recent.length > 8) this.recent.shift();
+    this.deps.reportStatus(this.pod, status);
+  }
+
+  /** For tests: the phase the worker would report now. */
+  get phase(): string {
+    return podPhase(this.containers, this.spec.restartPolicy ?? 'Always');
+  }
+}
