@@ -32,6 +32,8 @@ import { OpenApiService } from './openapi-service.js';
 import { CustomResources } from './crd/custom-resources.js';
 import { bootstrapKubernetesService, bootstrapNamespaces } from './bootstrap.js';
 import { ServiceAllocator } from './registry/service-allocator.js';
+import { REVIEW_RESOURCES, review } from './auth/reviews.js';
+import { decodeBody, readBody } from './http/body.js';
 import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
 
@@ -133,7 +135,7 @@ export class APIServer {
   }
 
   private resourcesChanged(): void {
-    this.resourceList = [...this.registries.values()].map((r) => r.info);
+    this.resourceList = [...[...this.registries.values()].map((r) => r.info), ...REVIEW_RESOURCES];
     this.discoveryCache.clear();
     this.openapi.setResources(this.resourceList, this.crds.schemas());
   }
@@ -305,7 +307,14 @@ export class APIServer {
       return;
     }
     const reg = this.registries.get(`${rp.group}/${rp.version}/${rp.resource}`);
-    if (!reg) throw errors.notFoundPath();
+    if (!reg) {
+      const rv = REVIEW_RESOURCES.find((r) => r.group === rp.group && r.version === rp.version && r.plural === rp.resource);
+      if (!rv || rp.name) throw errors.notFoundPath();
+      if (method !== 'POST') throw errors.methodNotAllowed(`${rv.plural} only supports create`);
+      const body = decodeBody(await readBody(req), req.headers['content-type']);
+      sendJson(res, 201, review(rv.plural, body, user));
+      return;
+    }
     await this.handler.handle(req, res, reg, rp, q, user);
   }
 }

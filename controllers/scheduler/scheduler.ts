@@ -53,6 +53,11 @@ export function strategyFor(pod: Pod, flag: Strategy): Strategy {
   return p === undefined || p === 'flag' ? flag : p;
 }
 
+/** List items may lack kind/apiVersion; events need them for kubectl describe to find them. */
+function asPod(pod: Pod): Pod {
+  return pod.kind ? pod : { ...pod, apiVersion: 'v1', kind: 'Pod' };
+}
+
 const TERMINAL = new Set(['Succeeded', 'Failed']);
 
 function sameStrings(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
@@ -231,7 +236,7 @@ export class Scheduler implements Controller {
         target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
       });
       if (!this.running) return;
-      this.recorder.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${nodeName}`);
+      this.recorder.event(asPod(pod), 'Normal', 'Scheduled', `Successfully assigned ${ns}/${name} to ${nodeName}`);
       this.opts.onBound?.(pod, nodeName);
     } catch (err) {
       this.cache.forget(key);
@@ -246,7 +251,7 @@ export class Scheduler implements Controller {
   }
 
   private reportUnschedulable(pod: Pod, message: string): void {
-    this.recorder.event(pod, 'Warning', 'FailedScheduling', message);
+    this.recorder.event(asPod(pod), 'Warning', 'FailedScheduling', message);
     const cur = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
     if (cur && cur.status === 'False' && cur.reason === 'Unschedulable' && cur.message === message) return;
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
