@@ -12,6 +12,8 @@ export const controllerManagerFlags: FlagSpec[] = [
   { name: 'kubeconfig', type: 'string', help: 'kubeconfig of the server to manage' },
   { name: 'node-monitor-grace-period', type: 'string', default: '40s', help: 'how long a silent node stays Ready' },
   { name: 'default-unreachable-toleration', type: 'string', default: '300s', help: 'how long pods stay on an unreachable node' },
+  { name: 'cluster-cidr', type: 'string', default: '10.42.0.0/16', help: 'range node pod CIDRs are allocated from' },
+  { name: 'node-cidr-mask-size', type: 'int', default: 24, help: 'prefix length of each node\'s pod CIDR' },
 ];
 
 export async function runControllerManager(v: FlagValues): Promise<void> {
@@ -23,6 +25,8 @@ export async function runControllerManager(v: FlagValues): Promise<void> {
     options: {
       nodeMonitorGracePeriodMs: parseDurationMs(String(v['node-monitor-grace-period']), 'node-monitor-grace-period'),
       defaultUnreachableTolerationSeconds: Math.round(parseDurationMs(String(v['default-unreachable-toleration']), 'default-unreachable-toleration') / 1000),
+      clusterCidr: String(v['cluster-cidr']),
+      nodeCidrMaskSize: Number(v['node-cidr-mask-size']),
     },
   });
   manager.start();

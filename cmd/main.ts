@@ -4,6 +4,8 @@ import { parseFlags, usage, UsageError, type FlagSpec } from './flags.js';
 import { runServer, serverFlags } from './server.js';
 import { readKubeconfig } from './kubeconfig.js';
 import { controllerManagerFlags, runControllerManager } from './controller-manager.js';
+import { agentFlags, runAgent } from './agent.js';
+import { simulateFlags, runSimulate } from './simulate.js';
 import { setRootLogger } from '../pkg/log/logger.js';
 import { pino } from 'pino';
 
@@ -24,12 +26,12 @@ const commands: Record<string, Command> = {
       process.stdout.write(readKubeconfig(String(v['data-dir'])));
     },
   },
-  agent: { summary: 'Run a node agent.', flags: [], pending: 'the node agent' },
+  agent: { summary: 'Run a node agent (simulated runtime in this build).', flags: agentFlags, run: (v) => runAgent(v as never) },
   up: { summary: 'Server + apply manifests + re-apply on change.', flags: [], pending: 'the node agent and manifest sync' },
   'controller-manager': { summary: 'Run the controllers alone against a server.', flags: controllerManagerFlags, run: (v) => runControllerManager(v as never) },
   scheduler: { summary: 'Run the scheduler alone against a server.', flags: [], pending: 'the scheduler' },
   images: { summary: "Manage the node's image store.", flags: [], pending: 'the image store' },
-  simulate: { summary: 'Run N hollow nodes.', flags: [], pending: 'simulated nodes' },
+  simulate: { summary: 'Run N hollow nodes (simulated runtime) in one process.', flags: simulateFlags, run: (v) => runSimulate(v as never) },
 };
 
 function topUsage(): string {

@@ -28,6 +28,8 @@ export const serverFlags: FlagSpec[] = [
   { name: 'scheduler-strategy', type: 'string', default: 'spread', choices: ['spread', 'binpack', 'random'], help: 'pod placement strategy' },
   { name: 'node-monitor-grace-period', type: 'string', default: '40s', help: 'how long a silent node stays Ready' },
   { name: 'default-unreachable-toleration', type: 'string', default: '300s', help: 'how long pods stay on an unreachable node' },
+  { name: 'cluster-cidr', type: 'string', default: '10.42.0.0/16', help: 'range node pod CIDRs are allocated from' },
+  { name: 'node-cidr-mask-size', type: 'int', default: 24, help: 'prefix length of each node\'s pod CIDR' },
   { name: 'watch-cache-size', type: 'int', default: 10000, help: 'events kept for watches resuming from a resourceVersion' },
   { name: 'log-level', type: 'string', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], help: 'log level' },
 ];
@@ -38,6 +40,8 @@ export async function runServer(v: FlagValues): Promise<void> {
   const controllerOptions = {
     nodeMonitorGracePeriodMs: parseDurationMs(String(v['node-monitor-grace-period']), 'node-monitor-grace-period'),
     defaultUnreachableTolerationSeconds: Math.round(parseDurationMs(String(v['default-unreachable-toleration']), 'default-unreachable-toleration') / 1000),
+    clusterCidr: String(v['cluster-cidr']),
+    nodeCidrMaskSize: Number(v['node-cidr-mask-size']),
   };
   const files = v['file'] as string[];
   for (const f of files) if (!existsSync(f)) throw new UsageError(`-f ${f}: no such file or directory`);
@@ -59,7 +63,7 @@ export async function runServer(v: FlagValues): Promise<void> {
   const server = `https://${host}:${api.port}`;
   const kubeconfig = writeKubeconfig(dataDir, server, pki.caCert, tokens.admin);
   log.info({ server, dataDir, storage: String(v['storage']) }, 'API server ready');
-  if (!v['disable-agent']) log.info('the node agent is not part of this build yet: running the control plane only');
+  if (!v['disable-agent']) log.info('no node agent runs inside the server in this build (containers come with the crun runtime); join simulated nodes with `skiff agent --runtime simulated` or `skiff simulate`');
   // The controllers are ordinary API clients, over loopback HTTPS with the admin token.
   const client = new RestClient({ server, ca: pki.caCert, token: tokens.admin, userAgent: 'skiff-controller-manager' });
   const managers = [new ControllerManager(client, { leaseName: 'kube-controller-manager', factories: controllerFactories, options: controllerOptions })];

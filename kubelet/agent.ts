@@ -97,8 +97,10 @@ export class NodeAgent {
     }
     this.nodeUid = node.metadata.uid;
     this.nodeChanged(node);
-    await this.reportNodeStatus();
+    // The lease first: a node lifecycle controller that sees Ready before a fresh heartbeat
+    // would mark the node Unknown again.
     await this.renewLease();
+    await this.reportNodeStatus();
     this.registered = true;
   }
 

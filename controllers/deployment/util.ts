@@ -48,8 +48,27 @@ export function maxRevision(rss: ReplicaSet[]): number {
   return rss.reduce((m, rs) => Math.max(m, revisionOf(rs)), 0);
 }
 
+/**
+ * A template as Kubernetes compares it: typed, so an explicit null (kubectl sends
+ * `creationTimestamp: null` in templates it copies) is the same as an absent field.
+ */
+export function semanticTemplate(t: PodTemplate | undefined): PodTemplate {
+  return dropNulls(structuredClone(t ?? {})) as PodTemplate;
+}
+
+function dropNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(dropNulls);
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (o[k] === null) delete o[k];
+    else o[k] = dropNulls(o[k]);
+  }
+  return o;
+}
+
 function withoutHash(t: PodTemplate | undefined): unknown {
-  const c = structuredClone(t ?? {});
+  const c = semanticTemplate(t);
   if (c.metadata?.labels) {
     delete c.metadata.labels[POD_TEMPLATE_HASH];
     if (Object.keys(c.metadata.labels).length === 0) delete c.metadata.labels;

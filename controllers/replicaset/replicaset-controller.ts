@@ -9,12 +9,12 @@ import { R } from '../../pkg/client/informer-factory.js';
 import { keyOf, type Informer } from '../../pkg/client/informer.js';
 import { isNotFound, resourcePath, type RestClient } from '../../pkg/client/rest.js';
 import { WorkQueue } from '../../pkg/client/workqueue.js';
-import type { EventRecorder } from '../../pkg/client/events.js';
 import { logger } from '../../pkg/log/logger.js';
 import type { Controller, ControllerContext, ControllerFactory } from '../controller.js';
 import { claimObjects } from '../common/claim.js';
 import { controllerRefOf } from '../common/controller-ref.js';
 import { Expectations } from '../common/expectations.js';
+import { spamFiltered, type FilteredRecorder } from '../common/event-spam-filter.js';
 import { canonicalJson } from '../common/hash.js';
 import { splitKey } from '../common/keys.js';
 import { podFromTemplate } from '../common/pod-template.js';
@@ -35,12 +35,12 @@ export class ReplicaSetController implements Controller {
   /** keys seen before run(): caches may be partial until then */
   private early = new Set<string>();
   private readonly client: RestClient;
-  private readonly recorder: EventRecorder;
+  private readonly recorder: FilteredRecorder;
   private readonly log = logger('replicaset-controller');
 
   constructor(private readonly ctx: ControllerContext) {
     this.client = ctx.client;
-    this.recorder = ctx.recorder('replicaset-controller');
+    this.recorder = spamFiltered(ctx.recorder('replicaset-controller'));
   }
 
   setup(): void {
@@ -188,6 +188,9 @@ export class ReplicaSetController implements Controller {
         manageError = e;
       }
     }
+    // While pods it asked for are still arriving, the status would only be rewritten once per
+    // arrival; the sync that sees the last of them writes it.
+    if (!needsSync && !this.expectations.satisfied(key)) return;
     const now = Date.now();
     const status = calculateReplicaSetStatus(rs, pods, manageError, now);
     if (canonicalJson(status) !== canonicalJson(normalizedStatus(rs.status))) {

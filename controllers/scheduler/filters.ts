@@ -56,6 +56,8 @@ export interface PodPlan {
   existingAnti?: TopologyValues[];
   /** per required affinity term: the domains holding a matching pod */
   affinity?: TopologyValues[];
+  /** no node-level rule besides resources: on a plain node only the resource fit decides */
+  simple: boolean;
 }
 
 /** Builds the plan; throws when the pod's spec cannot be evaluated (an invalid selector). */
@@ -67,6 +69,7 @@ export function compilePlan(pod: Pod, cache: SchedulerCache): PodPlan {
     info,
     tolerations: spec.tolerations?.length ? spec.tolerations : undefined,
     toleratesUnschedulable: toleratesAll(spec.tolerations, { key: UNSCHEDULABLE_TAINT, effect: 'NoSchedule' }),
+    simple: false,
   };
   if (spec.nodeName) plan.nodeName = spec.nodeName;
   const sel = Object.entries(spec.nodeSelector ?? {});
@@ -91,6 +94,8 @@ export function compilePlan(pod: Pod, cache: SchedulerCache): PodPlan {
   }
   const existing = existingAntiAffinity(info, cache);
   if (existing.length) plan.existingAnti = existing;
+  plan.simple =
+    !plan.nodeName && !plan.nodeSelector && !plan.requiredTerms && info.ports.length === 0 && !plan.antiAffinity && !plan.affinity && !plan.existingAnti;
   return plan;
 }
 

@@ -32,6 +32,8 @@ export class NodeInfo {
   allocMem = 0;
   allocPods = 0;
   unschedulable = false;
+  /** neither cordoned nor tainted: only resources and pod-level rules can keep a pod off */
+  plain = false;
   /** NoSchedule/NoExecute taints, including the not-ready/unreachable ones readiness implies */
   taints: Taint[] = [];
   reqCpu = 0;
@@ -53,6 +55,7 @@ export class NodeInfo {
     this.allocPods = alloc['pods'] !== undefined ? intValue(alloc['pods']) : 0;
     this.unschedulable = node.spec?.unschedulable === true;
     this.taints = effectiveTaints(node);
+    this.plain = !this.unschedulable && this.taints.length === 0;
   }
 
   /** A digest of what filters read from the Node object, to tell relevant updates from heartbeats. */

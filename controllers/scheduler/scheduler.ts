@@ -154,7 +154,7 @@ export class Scheduler implements Controller {
       return;
     }
     if (!isOurs(pod)) return;
-    if (pod.metadata.deletionTimestamp) {
+    if (pod.metadata.deletionTimestamp || TERMINAL.has(pod.status?.phase ?? '')) {
       this.queue.delete(key);
       return;
     }

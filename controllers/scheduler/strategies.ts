@@ -2,8 +2,9 @@
 // strategy — spread (fewest pods; then most free resources; then name), binpack (most allocated
 // by requested cpu+memory fraction after placing the pod; then most pods; then name), random
 // (uniform among the feasible). Preferred node affinity breaks ties right after the strategy's
-// own key (for random: only the most preferred feasible nodes are drawn from). Reasons are only
-// counted for nodes that fail, so a pass over a mostly-free cluster allocates nothing.
+// own key (for random: only the most preferred feasible nodes are drawn from). Every node is
+// looked at (no sampling): the common case — a pod with no node-level rules on an untainted,
+// uncordoned node — is three comparisons, and reasons are only worked out for nodes that fail.
 import { filterNode, preferenceScore, type PodPlan } from './filters.js';
 import type { NodeInfo } from './node-info.js';
 import type { Strategy } from './types.js';
@@ -14,11 +15,17 @@ function frac(used: number, alloc: number): number {
   return alloc > 0 ? used / alloc : used > 0 ? Infinity : 0;
 }
 
+/** Scratch space for random's draw, reused so that a decision allocates nothing. */
+const candidates: (NodeInfo | undefined)[] = [];
+
 export function selectNode(plan: PodPlan, nodes: readonly NodeInfo[], strategy: Strategy, random: () => number = Math.random): Decision {
-  const reasons = new Map<string, number>();
+  let reasons: Map<string, number> | undefined;
   const cpu = plan.info.cpu;
   const mem = plan.info.memory;
+  const simple = plan.simple;
   const hasPref = plan.preferred !== undefined;
+  const spread = strategy === 'spread';
+  const isRandom = strategy === 'random';
   let best: NodeInfo | undefined;
   let bestKey = 0;
   let bestPref = 0;
@@ -27,42 +34,51 @@ export function selectNode(plan: PodPlan, nodes: readonly NodeInfo[], strategy: 
   let drawCount = 0;
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
-    const r = filterNode(plan, n);
-    if (r !== null) {
-      if (typeof r === 'string') reasons.set(r, (reasons.get(r) ?? 0) + 1);
-      else for (const x of r) reasons.set(x, (reasons.get(x) ?? 0) + 1);
-      continue;
+    const fast = simple && n.plain && n.podCount < n.allocPods && (cpu === 0 || n.reqCpu + cpu <= n.allocCpu) && (mem === 0 || n.reqMem + mem <= n.allocMem);
+    if (!fast) {
+      const r = filterNode(plan, n);
+      if (r !== null) {
+        reasons ??= new Map();
+        if (typeof r === 'string') reasons.set(r, (reasons.get(r) ?? 0) + 1);
+        else for (const x of r) reasons.set(x, (reasons.get(x) ?? 0) + 1);
+        continue;
+      }
     }
     feasible++;
     const pref = hasPref ? preferenceScore(plan, n) : 0;
-    if (strategy === 'random') {
-      if (best === undefined || pref > bestPref) {
-        best = n;
+    if (isRandom) {
+      // Collect the most preferred feasible nodes; one draw among them after the pass.
+      if (drawCount === 0 || pref > bestPref) {
         bestPref = pref;
-        drawCount = 1;
-      } else if (pref === bestPref && random() * ++drawCount < 1) best = n;
+        drawCount = 0;
+      } else if (pref < bestPref) continue;
+      candidates[drawCount++] = n;
       continue;
     }
     let key: number;
-    let tie: number;
-    if (strategy === 'spread') {
-      // Smaller is better for the key, larger for the tie-break: negate the key.
+    if (spread) {
+      // Fewer pods is better: negate so that larger is better for every strategy.
       key = -n.podCount;
-      tie = 2 - frac(n.reqCpu, n.allocCpu) - frac(n.reqMem, n.allocMem);
+      if (best !== undefined && key < bestKey) continue;
     } else {
       key = frac(n.reqCpu + cpu, n.allocCpu) + frac(n.reqMem + mem, n.allocMem);
-      tie = n.podCount;
+      if (best !== undefined && key < bestKey) continue;
     }
+    const tie = spread ? 2 - frac(n.reqCpu, n.allocCpu) - frac(n.reqMem, n.allocMem) : n.podCount;
     // Nodes come in name order, so keeping the first of equals breaks the last tie by name.
-    if (best === undefined || key > bestKey || (key === bestKey && (pref > bestPref || (pref === bestPref && tie > bestTie)))) {
+    if (best === undefined || key > bestKey || pref > bestPref || (pref === bestPref && tie > bestTie)) {
       best = n;
       bestKey = key;
       bestPref = pref;
       bestTie = tie;
     }
   }
+  if (isRandom && drawCount > 0) {
+    best = candidates[Math.min(drawCount - 1, Math.floor(random() * drawCount))];
+    candidates.fill(undefined, 0, drawCount);
+  }
   if (best) return { node: best, feasible };
-  return { node: undefined, total: nodes.length, reasons };
+  return { node: undefined, total: nodes.length, reasons: reasons ?? new Map() };
 }
 
 /** kube-scheduler's FitError text: "0/N nodes are available: " + sorted "count reason" + ".". */

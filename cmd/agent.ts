@@ -1,0 +1,171 @@
+// `skiff agent`: one node agent against a server. Only the simulated runtime is in this build;
+// `--runtime crun` answers that it is not available yet. The shared flags and their parsing are
+// exported for `skiff simulate`.
+import { cpus, hostname, networkInterfaces, totalmem } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
+import { RestClient } from '../pkg/client/rest.js';
+import { NodeAgent } from '../kubelet/agent.js';
+import { AgentHost } from '../kubelet/agent-host.js';
+import { StatusManager } from '../kubelet/status-manager.js';
+import { SimulatedProber } from '../kubelet/prober/simulated.js';
+import { createRuntime } from '../kubelet/runtime/select.js';
+import { RuntimeNotAvailableError } from '../kubelet/runtime/runtime.js';
+import { logger } from '../pkg/log/logger.js';
+import { isDns1123Subdomain } from '../pkg/api/validation.js';
+import { parseQuantity, QuantityError } from '../pkg/api/quantity.js';
+import type { FlagSpec, FlagValues } from './flags.js';
+import { UsageError } from './flags.js';
+import { parseDurationMs } from './duration.js';
+import type { AgentTiming } from '../kubelet/agent.js';
+import type { SimulatedRuntimeOptions } from '../kubelet/runtime/simulated.js';
+
+export const nodeShapeFlags = (cpu: string, memory: string): FlagSpec[] => [
+  { name: 'cpu', type: 'string', default: cpu, help: 'CPU capacity the node reports' },
+  { name: 'memory', type: 'string', default: memory, help: 'memory capacity the node reports (a quantity: 16Gi)' },
+  { name: 'max-pods', type: 'int', default: 110, help: 'pods the node accepts' },
+  { name: 'ephemeral-storage', type: 'string', default: '100Gi', help: 'ephemeral-storage capacity the node reports' },
+  { name: 'labels', type: 'list', default: [], help: 'extra node labels k=v,k2=v2 (repeatable)' },
+];
+
+export const timingFlags: FlagSpec[] = [
+  { name: 'heartbeat-interval', type: 'string', default: '10s', help: 'how often the node Lease is renewed' },
+  { name: 'node-status-interval', type: 'string', default: '1m', help: 'how often the full node status is reported' },
+  { name: 'restart-backoff', type: 'string', default: '10s', help: 'first CrashLoopBackOff delay (doubles per restart, up to 5m)' },
+  { name: 'sim-start-delay', type: 'string', default: '200ms', help: 'simulated runtime: time a container takes to start' },
+  { name: 'sim-stop-delay', type: 'string', default: '100ms', help: 'simulated runtime: longest time a container takes to stop' },
+];
+
+export function quantityFlag(v: FlagValues, name: string): string {
+  const s = String(v[name]);
+  try {
+    parseQuantity(s);
+  } catch (e) {
+    if (e instanceof QuantityError) throw new UsageError(`invalid value "${s}" for --${name}: ${e.message}`);
+    throw e;
+  }
+  return s;
+}
+
+export function parseLabels(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`invalid label "${item}" for --labels: use key=value`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export function timingFrom(v: FlagValues): { timing: AgentTiming; sim: SimulatedRuntimeOptions } {
+  const ms = (n: string) => parseDurationMs(String(v[n]), n);
+  const renew = ms('heartbeat-interval');
+  if (renew <= 0) throw new UsageError('--heartbeat-interval must be positive');
+  const statusEvery = ms('node-status-interval');
+  if (statusEvery <= 0) throw new UsageError('--node-status-interval must be positive');
+  return {
+    timing: {
+      leaseRenewIntervalMs: renew,
+      // kubelet writes 40 s with a 10 s renewal: keep that ratio for shorter test periods.
+      leaseDurationSeconds: Math.max(1, Math.ceil((renew * 4) / 1000)),
+      nodeStatusIntervalMs: statusEvery,
+      restartBackoffMs: ms('restart-backoff'),
+    },
+    sim: { startDelayMs: ms('sim-start-delay'), stopDelayMs: ms('sim-stop-delay') },
+  };
+}
+
+function osImage(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'));
+    if (m) return m[1]!;
+  } catch {
+    /* no os-release: fall through */
+  }
+  return 'Linux';
+}
+
+function firstIPv4(): string {
+  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address;
+  return '127.0.0.1';
+}
+
+export const agentFlags: FlagSpec[] = [
+  { name: 'kubeconfig', type: 'string', help: 'kubeconfig of the server to join (the main way)' },
+  { name: 'server', type: 'string', help: 'API server URL (with --token-file and --ca-file)' },
+  { name: 'token-file', type: 'string', help: "file holding the node-join token (the server's DIR/node-token)" },
+  { name: 'ca-file', type: 'string', help: "the server's CA certificate (DIR/tls/ca.crt); required with --server" },
+  { name: 'node-name', type: 'string', help: 'name of the Node (default: the host name)' },
+  { name: 'node-ip', type: 'string', help: 'InternalIP the node reports (default: first non-loopback IPv4)' },
+  { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'images and container state (unused by the simulated runtime)' },
+  { name: 'runtime', type: 'string', default: 'crun', choices: ['crun', 'simulated'], help: 'container runtime (only simulated is in this build)' },
+  ...nodeShapeFlags(String(cpus().length), `${Math.floor(totalmem() / 1024)}Ki`),
+  ...timingFlags,
+];
+
+export function clientFromFlags(v: FlagValues, userAgent: string): RestClient {
+  if (v['kubeconfig']) {
+    if (v['server'] || v['token-file']) throw new UsageError('use either --kubeconfig or --server with --token-file, not both');
+    return RestClient.fromKubeconfig(String(v['kubeconfig']), userAgent);
+  }
+  if (!v['server'] || !v['token-file'] || !v['ca-file']) {
+    throw new UsageError('give --kubeconfig FILE, or --server URL with --token-file FILE and --ca-file FILE');
+  }
+  for (const f of ['token-file', 'ca-file']) if (!existsSync(String(v[f]))) throw new UsageError(`--${f}: ${String(v[f])} does not exist`);
+  const token = readFileSync(String(v['token-file']), 'utf8').trim();
+  if (!token) throw new UsageError(`--token-file ${String(v['token-file'])} is empty`);
+  return new RestClient({ server: String(v['server']), token, ca: readFileSync(String(v['ca-file']), 'utf8'), userAgent });
+}
+
+export function validNodeName(name: string, flag: string): string {
+  const problems = isDns1123Subdomain(name);
+  if (problems.length) throw new UsageError(`invalid ${flag} "${name}": ${problems[0]}`);
+  return name;
+}
+
+/** Stops the host and the client on SIGTERM/SIGINT, and exits. */
+export function stopOnSignals(host: AgentHost, client: RestClient, statusManager: StatusManager): void {
+  const stop = () => {
+    host.stop();
+    statusManager.shutdown();
+    client.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+export async function runAgent(v: FlagValues): Promise<void> {
+  const { timing, sim } = timingFrom(v);
+  let runtime;
+  try {
+    runtime = createRuntime(String(v['runtime']), sim);
+  } catch (e) {
+    if (e instanceof RuntimeNotAvailableError) throw new UsageError(`agent: ${e.message}`);
+    throw e;
+  }
+  const name = validNodeName(String(v['node-name'] ?? hostname().toLowerCase()), '--node-name');
+  const client = clientFromFlags(v, `skiff-agent/${name}`);
+  const statusManager = new StatusManager(client, 4);
+  const agent = new NodeAgent(
+    {
+      name,
+      address: String(v['node-ip'] ?? firstIPv4()),
+      cpu: quantityFlag(v, 'cpu'),
+      memory: quantityFlag(v, 'memory'),
+      ephemeralStorage: quantityFlag(v, 'ephemeral-storage'),
+      maxPods: Number(v['max-pods']),
+      labels: parseLabels((v['labels'] as string[]) ?? []),
+      runtimeVersion: runtime.version,
+      osImage: osImage(),
+    },
+    { client, runtime, prober: new SimulatedProber(), statusManager },
+    timing,
+  );
+  const host = new AgentHost(client, [agent], { spreadMs: timing.leaseRenewIntervalMs });
+  stopOnSignals(host, client, statusManager);
+  await host.start();
+  logger('agent').info({ node: name, runtime: String(v['runtime']) }, 'node agent running');
+  process.stdout.write(`skiff: node ${name} registered (runtime ${String(v['runtime'])})\n`);
+}
+
+export { osImage };
