@@ -4,5 +4,18 @@ import { nodeLifecycleController } from './nodelifecycle/node-lifecycle.js';
 import { nodeIpamController } from './nodeipam/node-ipam.js';
 import { endpointsController } from './endpoints/endpoints-controller.js';
 import { endpointSliceController } from './endpointslice/endpointslice-controller.js';
+import { daemonSetController } from './daemonset/daemonset-controller.js';
+import { jobController } from './job/job-controller.js';
+import { cronJobController } from './cronjob/cronjob-controller.js';
+import { statefulSetController } from './statefulset/statefulset-controller.js';
 
-export const controllerFactories: ControllerFactory[] = [nodeIpamController, nodeLifecycleController, endpointsController, endpointSliceController];
+export const controllerFactories: ControllerFactory[] = [
+  nodeIpamController,
+  nodeLifecycleController,
+  endpointsController,
+  endpointSliceController,
+  daemonSetController,
+  jobController,
+  cronJobController,
+  statefulSetController,
+];
