@@ -9,6 +9,28 @@ import { buildOpenApi, type OpenApi } from './openapi/index.js';
 import { send } from './http/respond.js';
 import { errors } from './status.js';
 
+/**
+ * Built-in objects decode into typed structs in Kubernetes, where a JSON null becomes "absent"
+ * (`creationTimestamp: null` in the pod templates kubectl sends, for instance). Dropping nulls the
+ * same way keeps stored objects, and hashes computed from them, as Kubernetes would have them.
+ */
+function stripNulls(v: unknown): void {
+  const stack: unknown[] = [v];
+  while (stack.length) {
+    const x = stack.pop();
+    if (Array.isArray(x)) {
+      for (const item of x) if (item !== null && typeof item === 'object') stack.push(item);
+    } else if (x !== null && typeof x === 'object') {
+      const o = x as Record<string, unknown>;
+      for (const k of Object.keys(o)) {
+        const c = o[k];
+        if (c === null) delete o[k];
+        else if (typeof c === 'object') stack.push(c);
+      }
+    }
+  }
+}
+
 export class OpenApiService {
   private resources: ResourceInfo[] = [];
   private crds: CrdSchemaSource[] = [];
@@ -28,7 +50,10 @@ export class OpenApiService {
   hooksFor(info: ResourceInfo): SchemaHooks {
     const model = info.modelName;
     return {
-      check: (obj, prune) => (model ? checkModelObject(model, obj, prune) : { unknown: [], mismatches: [] }),
+      check: (obj, prune) => {
+        stripNulls(obj);
+        return model ? checkModelObject(model, obj, prune) : { unknown: [], mismatches: [] };
+      },
     };
   }
 

@@ -8,8 +8,12 @@ import { daemonSetController } from './daemonset/daemonset-controller.js';
 import { jobController } from './job/job-controller.js';
 import { cronJobController } from './cronjob/cronjob-controller.js';
 import { statefulSetController } from './statefulset/statefulset-controller.js';
+import { replicaSetController } from './replicaset/replicaset-controller.js';
+import { deploymentController } from './deployment/deployment-controller.js';
 
 export const controllerFactories: ControllerFactory[] = [
+  deploymentController,
+  replicaSetController,
   nodeIpamController,
   nodeLifecycleController,
   endpointsController,
