@@ -22,6 +22,7 @@ export const serverFlags: FlagSpec[] = [
   { name: 'port', type: 'int', default: 6443, help: 'HTTPS port of the API server (0 picks a free one)' },
   { name: 'storage', type: 'string', default: 'sqlite', help: 'sqlite, or nats://HOST:PORT[,HOST:PORT]' },
   { name: 'disable-agent', type: 'boolean', default: false, help: 'run the control plane only' },
+  { name: 'disable-controllers', type: 'boolean', default: false, help: 'run neither the controller manager nor the scheduler in this process (run them with `skiff controller-manager` / `skiff scheduler`)' },
   { name: 'node-name', type: 'string', help: 'name of this node when the agent runs' },
   { name: 'file', short: 'f', type: 'list', default: [], help: 'manifest file or folder to apply at start (repeatable)' },
   { name: 'watch', type: 'boolean', default: false, help: 're-apply -f paths when they change' },
@@ -66,7 +67,7 @@ export async function runServer(v: FlagValues): Promise<void> {
   if (!v['disable-agent']) log.info('no node agent runs inside the server in this build (containers come with the crun runtime); join simulated nodes with `skiff agent --runtime simulated` or `skiff simulate`');
   // The controllers are ordinary API clients, over loopback HTTPS with the admin token.
   const client = new RestClient({ server, ca: pki.caCert, token: tokens.admin, userAgent: 'skiff-controller-manager' });
-  const managers = [new ControllerManager(client, { leaseName: 'kube-controller-manager', factories: controllerFactories, options: controllerOptions })];
+  const managers = v['disable-controllers'] ? [] : [new ControllerManager(client, { leaseName: 'kube-controller-manager', factories: controllerFactories, options: controllerOptions })];
   for (const m of managers) m.start();
   process.stdout.write(`skiff: API server at ${server}\nskiff: admin kubeconfig written to ${kubeconfig}\n`);
   let sync: ManifestSync | undefined;

@@ -31,6 +31,9 @@ export class NodeInfo {
   allocCpu = 0;
   allocMem = 0;
   allocPods = 0;
+  /** 1/allocatable (0 when none), so that scoring thousands of nodes multiplies instead of divides */
+  invCpu = 0;
+  invMem = 0;
   unschedulable = false;
   /** neither cordoned nor tainted: only resources and pod-level rules can keep a pod off */
   plain = false;
@@ -53,6 +56,8 @@ export class NodeInfo {
     this.allocCpu = alloc['cpu'] !== undefined ? milliValue(alloc['cpu']) : 0;
     this.allocMem = alloc['memory'] !== undefined ? intValue(alloc['memory']) : 0;
     this.allocPods = alloc['pods'] !== undefined ? intValue(alloc['pods']) : 0;
+    this.invCpu = this.allocCpu > 0 ? 1 / this.allocCpu : 0;
+    this.invMem = this.allocMem > 0 ? 1 / this.allocMem : 0;
     this.unschedulable = node.spec?.unschedulable === true;
     this.taints = effectiveTaints(node);
     this.plain = !this.unschedulable && this.taints.length === 0;

@@ -11,10 +11,6 @@ import type { Strategy } from './types.js';
 
 export type Decision = { node: NodeInfo; feasible: number } | { node: undefined; total: number; reasons: Map<string, number> };
 
-function frac(used: number, alloc: number): number {
-  return alloc > 0 ? used / alloc : used > 0 ? Infinity : 0;
-}
-
 /** Scratch space for random's draw, reused so that a decision allocates nothing. */
 const candidates: (NodeInfo | undefined)[] = [];
 
@@ -61,10 +57,10 @@ export function selectNode(plan: PodPlan, nodes: readonly NodeInfo[], strategy: 
       key = -n.podCount;
       if (best !== undefined && key < bestKey) continue;
     } else {
-      key = frac(n.reqCpu + cpu, n.allocCpu) + frac(n.reqMem + mem, n.allocMem);
+      key = (n.reqCpu + cpu) * n.invCpu + (n.reqMem + mem) * n.invMem;
       if (best !== undefined && key < bestKey) continue;
     }
-    const tie = spread ? 2 - frac(n.reqCpu, n.allocCpu) - frac(n.reqMem, n.allocMem) : n.podCount;
+    const tie = spread ? 2 - n.reqCpu * n.invCpu - n.reqMem * n.invMem : n.podCount;
     // Nodes come in name order, so keeping the first of equals breaks the last tie by name.
     if (best === undefined || key > bestKey || pref > bestPref || (pref === bestPref && tie > bestTie)) {
       best = n;

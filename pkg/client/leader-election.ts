@@ -46,9 +46,9 @@ export class LeaderElector {
     private readonly opts: LeaderElectionOptions,
   ) {
     this.ns = opts.namespace ?? 'kube-system';
-    this.duration = opts.leaseDurationSeconds ?? 15;
+    this.duration = opts.leaseDurationSeconds ?? 10;
     this.retry = opts.retryPeriodSeconds ?? 2;
-    this.renewDeadline = opts.renewDeadlineSeconds ?? 10;
+    this.renewDeadline = opts.renewDeadlineSeconds ?? 8;
     this.log = logger(`leader-election/${opts.name}`);
   }
 

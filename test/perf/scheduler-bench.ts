@@ -186,6 +186,7 @@ async function main(): Promise<void> {
       );
       summary.push(`${strategy} backlog ${fmt(rate)} pods/s`);
       await run.manager.stop();
+      runs.splice(runs.indexOf(run), 1);
       await deletePods(client, ns);
     }
 
@@ -216,6 +217,7 @@ async function main(): Promise<void> {
         console.log(`\nserver RSS with ${fmt(NODES)} nodes and ${fmt(PODS)} pods: ${rssMiB(srv.proc.pid!).toFixed(0)} MiB; this process (scheduler + load generator): ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB`);
       }
       await run.manager.stop();
+      runs.splice(runs.indexOf(run), 1);
       await deletePods(client, ns);
     }
     console.log(`\npeer: ${PEER}`);
