@@ -5,6 +5,7 @@ import { runServer, serverFlags } from './server.js';
 import { readKubeconfig } from './kubeconfig.js';
 import { controllerManagerFlags, runControllerManager } from './controller-manager.js';
 import { agentFlags, runAgent } from './agent.js';
+import { schedulerFlags, runScheduler } from './scheduler.js';
 import { simulateFlags, runSimulate } from './simulate.js';
 import { setRootLogger } from '../pkg/log/logger.js';
 import { pino } from 'pino';
@@ -29,7 +30,7 @@ const commands: Record<string, Command> = {
   agent: { summary: 'Run a node agent (simulated runtime in this build).', flags: agentFlags, run: (v) => runAgent(v as never) },
   up: { summary: 'Server + apply manifests + re-apply on change.', flags: [], pending: 'the node agent and manifest sync' },
   'controller-manager': { summary: 'Run the controllers alone against a server.', flags: controllerManagerFlags, run: (v) => runControllerManager(v as never) },
-  scheduler: { summary: 'Run the scheduler alone against a server.', flags: [], pending: 'the scheduler' },
+  scheduler: { summary: 'Run the scheduler alone against a server.', flags: schedulerFlags, run: (v) => runScheduler(v as never) },
   images: { summary: "Manage the node's image store.", flags: [], pending: 'the image store' },
   simulate: { summary: 'Run N hollow nodes (simulated runtime) in one process.', flags: simulateFlags, run: (v) => runSimulate(v as never) },
 };

@@ -15,6 +15,7 @@ import { parseDurationMs } from './duration.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { controllerFactories } from '../controllers/index.js';
 import { RestClient } from '../pkg/client/rest.js';
+import { schedulerFactory, SCHEDULER_LEASE, type Strategy } from '../controllers/scheduler/index.js';
 
 export const serverFlags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'where state, certificates and tokens live' },
@@ -67,7 +68,12 @@ export async function runServer(v: FlagValues): Promise<void> {
   if (!v['disable-agent']) log.info('no node agent runs inside the server in this build (containers come with the crun runtime); join simulated nodes with `skiff agent --runtime simulated` or `skiff simulate`');
   // The controllers are ordinary API clients, over loopback HTTPS with the admin token.
   const client = new RestClient({ server, ca: pki.caCert, token: tokens.admin, userAgent: 'skiff-controller-manager' });
-  const managers = v['disable-controllers'] ? [] : [new ControllerManager(client, { leaseName: 'kube-controller-manager', factories: controllerFactories, options: controllerOptions })];
+  const managers = v['disable-controllers']
+    ? []
+    : [
+        new ControllerManager(client, { leaseName: 'kube-controller-manager', factories: controllerFactories, options: controllerOptions }),
+        new ControllerManager(client, { leaseName: SCHEDULER_LEASE, factories: [schedulerFactory({ strategy: String(v['scheduler-strategy']) as Strategy })] }),
+      ];
   for (const m of managers) m.start();
   process.stdout.write(`skiff: API server at ${server}\nskiff: admin kubeconfig written to ${kubeconfig}\n`);
   let sync: ManifestSync | undefined;

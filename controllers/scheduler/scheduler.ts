@@ -8,7 +8,7 @@ import type { Controller, ControllerContext } from '../controller.js';
 import { R } from '../../pkg/client/informer-factory.js';
 import type { Informer } from '../../pkg/client/informer.js';
 import { keyOf } from '../../pkg/client/informer.js';
-import { RestClient, isNotFound, resourcePath } from '../../pkg/client/rest.js';
+import { ApiError, RestClient, isNotFound, resourcePath } from '../../pkg/client/rest.js';
 import { EventRecorder } from '../../pkg/client/events.js';
 import type { KObject } from '../../pkg/api/types.js';
 import { logger } from '../../pkg/log/logger.js';
@@ -84,6 +84,8 @@ export class Scheduler implements Controller {
   private drainScheduled = false;
   private flushTimer?: NodeJS.Timeout;
   private readonly maxInFlight: number;
+  /** failed bindings by HTTP code and reason, for describe() */
+  private readonly bindFailures = new Map<string, number>();
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -132,6 +134,11 @@ export class Scheduler implements Controller {
     this.queue.close();
     this.api.close();
     this.eventsClient.close();
+  }
+
+  /** A one-line state summary, for logs and benchmarks. */
+  describe(): string {
+    return `nodes ${this.cache.nodeList().length}, pods in cache ${this.cache.podCount}, active ${this.queue.activeLength}, unschedulable ${this.queue.unschedulableLength}, bindings in flight ${this.inFlight}, informers synced ${this.pods.hasSynced}/${this.nodes.hasSynced}, failed bindings ${JSON.stringify(Object.fromEntries(this.bindFailures))}`;
   }
 
   private onPod(pod: Pod, old?: Pod): void {
@@ -240,6 +247,8 @@ export class Scheduler implements Controller {
       this.opts.onBound?.(pod, nodeName);
     } catch (err) {
       this.cache.forget(key);
+      const what = err instanceof ApiError ? `${err.code} ${err.reason}` : (err as Error).message;
+      this.bindFailures.set(what, (this.bindFailures.get(what) ?? 0) + 1);
       if (!this.running || isNotFound(err)) return;
       // The informer will show what happened (bound elsewhere, being deleted); until then retry later.
       this.log.debug({ pod: key, node: nodeName, err: (err as Error).message }, 'binding failed');

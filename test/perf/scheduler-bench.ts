@@ -54,10 +54,10 @@ async function pool(n: number, concurrency: number, fn: (i: number) => Promise<v
   );
 }
 
-async function waitFor(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(what: string, fn: () => boolean, timeoutMs: number, detail?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? ` (${detail()})` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -124,6 +124,12 @@ async function startScheduler(client: RestClient, lease: string): Promise<Run> {
   return { manager, scheduler: () => scheduler, bound };
 }
 
+function stateOf(run: Run): string {
+  const s = run.scheduler();
+  if (!s) return `leader: ${run.manager.isLeader}, no scheduler yet`;
+  return `leader: ${run.manager.isLeader}, bound ${run.bound.size}, ${s.describe()}`;
+}
+
 async function createPods(creator: RestClient, ns: string, strategy: Strategy, sent?: Map<string, number>): Promise<void> {
   await creator.create(resourcePath(R.namespaces), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   await pool(PODS, CONCURRENCY, async (i) => {
@@ -133,13 +139,11 @@ async function createPods(creator: RestClient, ns: string, strategy: Strategy, s
   });
 }
 
+/** Deletes a phase's pods one by one from 64 clients (a 10,000-pod deletecollection can outlast a request timeout). */
 async function deletePods(client: RestClient, ns: string): Promise<void> {
-  await client.delete(resourcePath(R.pods, ns), undefined, { gracePeriodSeconds: 0 });
-  const deadline = Date.now() + 120_000;
-  while ((await client.get<{ items: unknown[] }>(resourcePath(R.pods, ns), { limit: 1 })).items.length > 0) {
-    if (Date.now() > deadline) throw new Error(`pods of ${ns} not deleted in 120 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await pool(PODS, CONCURRENCY, async (i) => {
+    await client.delete(resourcePath(R.pods, ns, `pod-${i}`), { gracePeriodSeconds: 0 });
+  });
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -176,7 +180,7 @@ async function main(): Promise<void> {
       const start = performance.now();
       const run = await startScheduler(client, `bench-backlog-${strategy}`);
       runs.push(run);
-      await waitFor(`${PODS} bindings (${strategy})`, () => run.bound.size >= PODS, 180_000);
+      await waitFor(`${PODS} bindings (${strategy})`, () => run.bound.size >= PODS, 180_000, () => stateOf(run));
       const end = Math.max(...run.bound.values());
       const cpu = [cpuSeconds(srv.proc.pid!) - cpu0[0]!, cpuSeconds(process.pid) - cpu0[1]!];
       const rate = PODS / ((end - start) / 1000);
@@ -201,7 +205,7 @@ async function main(): Promise<void> {
       const start = performance.now();
       await createPods(creator, ns, strategy, sent);
       const created = performance.now();
-      await waitFor(`${PODS} bindings (${strategy})`, () => run.bound.size >= PODS, 180_000);
+      await waitFor(`${PODS} bindings (${strategy})`, () => run.bound.size >= PODS, 180_000, () => stateOf(run));
       const end = Math.max(...run.bound.values());
       const cpu = [cpuSeconds(srv.proc.pid!) - cpu0[0]!, cpuSeconds(process.pid) - cpu0[1]!];
       const lat = [...run.bound].map(([k, t]) => t - sent.get(k)!);
@@ -212,6 +216,9 @@ async function main(): Promise<void> {
           `creating took ${((created - start) / 1000).toFixed(1)} s; ${loads.filter((x) => x > 0).length} nodes used, at most ${Math.max(...loads)} pods on one; ` +
           `CPU s: server ${cpu[0]!.toFixed(1)}, scheduler+creators ${cpu[1]!.toFixed(1)} over ${((end - start) / 1000).toFixed(1)} s`,
       );
+      const truth = new Map<string, number>();
+      for (const p of (await client.get<{ items: Pod[] }>(resourcePath(R.pods, ns))).items) truth.set(p.spec!.nodeName!, (truth.get(p.spec!.nodeName!) ?? 0) + 1);
+      console.log(`      per the API: ${truth.size} nodes used, at most ${Math.max(...truth.values())} pods on one; scheduler: ${run.scheduler()!.describe()}`);
       summary.push(`${strategy} streaming ${fmt(rate)} pods/s p99 ${fmt(percentile(lat, 99))} ms`);
       if (strategy === STRATEGIES[STRATEGIES.length - 1]) {
         console.log(`\nserver RSS with ${fmt(NODES)} nodes and ${fmt(PODS)} pods: ${rssMiB(srv.proc.pid!).toFixed(0)} MiB; this process (scheduler + load generator): ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB`);
