@@ -31,6 +31,7 @@ import { logger } from '../pkg/log/logger.js';
 import { OpenApiService } from './openapi-service.js';
 import { CustomResources } from './crd/custom-resources.js';
 import { bootstrapKubernetesService, bootstrapNamespaces } from './bootstrap.js';
+import { bootstrapCrds } from './bootstrap-crds.js';
 import { ServiceAllocator } from './registry/service-allocator.js';
 import { REVIEW_RESOURCES, review } from './auth/reviews.js';
 import { decodeBody, readBody } from './http/body.js';
@@ -148,6 +149,7 @@ export class APIServer {
     await this.cache.start();
     await bootstrapNamespaces(this);
     this.crds.start();
+    await bootstrapCrds(this);
     this.gc.start();
     this.nsController.start();
     const every = this.opts.compactIntervalMs ?? 60_000;

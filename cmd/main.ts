@@ -6,6 +6,7 @@ import { readKubeconfig } from './kubeconfig.js';
 import { controllerManagerFlags, runControllerManager } from './controller-manager.js';
 import { agentFlags, runAgent } from './agent.js';
 import { schedulerFlags, runScheduler } from './scheduler.js';
+import { upFlags, runUp } from './up.js';
 import { simulateFlags, runSimulate } from './simulate.js';
 import { setRootLogger } from '../pkg/log/logger.js';
 import { pino } from 'pino';
@@ -28,7 +29,7 @@ const commands: Record<string, Command> = {
     },
   },
   agent: { summary: 'Run a node agent (simulated runtime in this build).', flags: agentFlags, run: (v) => runAgent(v as never) },
-  up: { summary: 'Server + apply manifests + re-apply on change.', flags: [], pending: 'the node agent and manifest sync' },
+  up: { summary: 'Server + apply manifests + re-apply on change.', flags: upFlags, run: (v) => runUp(v as never) },
   'controller-manager': { summary: 'Run the controllers alone against a server.', flags: controllerManagerFlags, run: (v) => runControllerManager(v as never) },
   scheduler: { summary: 'Run the scheduler alone against a server.', flags: schedulerFlags, run: (v) => runScheduler(v as never) },
   images: { summary: "Manage the node's image store.", flags: [], pending: 'the image store' },

@@ -10,6 +10,7 @@ import { cronJobController } from './cronjob/cronjob-controller.js';
 import { statefulSetController } from './statefulset/statefulset-controller.js';
 import { replicaSetController } from './replicaset/replicaset-controller.js';
 import { deploymentController } from './deployment/deployment-controller.js';
+import { syncController } from './gitops/sync-controller.js';
 
 export const controllerFactories: ControllerFactory[] = [
   deploymentController,
@@ -22,4 +23,5 @@ export const controllerFactories: ControllerFactory[] = [
   jobController,
   cronJobController,
   statefulSetController,
+  syncController,
 ];

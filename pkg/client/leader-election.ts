@@ -77,8 +77,8 @@ export class LeaderElector {
 
   private schedule(): void {
     if (this.stopped) return;
+    // Not unref'd: a standby with nothing else to do must stay alive to campaign.
     this.timer = setTimeout(() => void this.tick(), this.retry * 1000);
-    this.timer.unref?.();
   }
 
   private async tick(): Promise<void> {

@@ -1,11 +1,9 @@
-// Server-side apply of manifests through the API, as `kubectl apply --server-side` does: find
-// each kind's resource through discovery, apply namespaces and CRDs first, then the rest.
-import type { KObject } from '../api/types.js';
+// Which resource serves a kind: the server's discovery, as kubectl finds it. The apply itself is
+// in sync-engine.ts.
 import { parseApiVersion } from '../api/types.js';
-import { ApiError, resourcePath, type RestClient } from '../client/rest.js';
-import type { Manifest } from './load.js';
+import { ApiError, type RestClient } from '../client/rest.js';
 
-interface ResourceRef {
+export interface ResourceRef {
   plural: string;
   namespaced: boolean;
 }
@@ -41,42 +39,4 @@ export class KindResolver {
     if (!r) throw new Error(`the server does not serve kind ${kind} in ${apiVersion}`);
     return r;
   }
-}
-
-export interface ApplyResult {
-  object: KObject;
-  source: string;
-  error?: string;
-}
-
-function rank(o: KObject): number {
-  if (o.kind === 'Namespace') return 0;
-  if (o.kind === 'CustomResourceDefinition') return 1;
-  return 2;
-}
-
-export async function applyManifests(client: RestClient, resolver: KindResolver, manifests: Manifest[], opts: { fieldManager: string; defaultNamespace?: string; force?: boolean }): Promise<ApplyResult[]> {
-  const ordered = [...manifests].sort((a, b) => rank(a.object) - rank(b.object));
-  const results: ApplyResult[] = [];
-  let sawCrd = false;
-  for (const m of ordered) {
-    const o = structuredClone(m.object);
-    try {
-      if (sawCrd && rank(o) === 2) {
-        resolver.invalidate();
-        sawCrd = false;
-      }
-      const ref = await resolver.resolve(o.apiVersion!, o.kind!);
-      const ns = ref.namespaced ? (o.metadata.namespace ?? opts.defaultNamespace ?? 'default') : undefined;
-      if (ns) o.metadata.namespace = ns;
-      const { group, version } = parseApiVersion(o.apiVersion!);
-      const path = resourcePath({ group, version, resource: ref.plural }, ns, o.metadata.name);
-      const applied = await client.patch<KObject>(path, o, 'apply', { fieldManager: opts.fieldManager, force: opts.force ?? true });
-      if (o.kind === 'CustomResourceDefinition') sawCrd = true;
-      results.push({ object: applied, source: m.source });
-    } catch (e) {
-      results.push({ object: o, source: m.source, error: (e as Error).message });
-    }
-  }
-  return results;
 }

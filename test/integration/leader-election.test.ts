@@ -73,7 +73,9 @@ for (const [cmd, lease] of [
 
     const killedAt = Date.now();
     first.proc.kill('SIGKILL');
-    await waitFor(`${cmd} #2 to take over`, 20_000, async () => (await holder(lease)) === second.identity && /became leader/.test(second.log));
+    await waitFor(`${cmd} #2 to take over`, 20_000, async () => (await holder(lease)) === second.identity && /became leader/.test(second.log)).catch(async (e) => {
+      throw new Error(`${(e as Error).message}; holder ${await holder(lease)}, #2 is ${second.identity}, #2 exit ${second.proc.exitCode}; #2 log:\n${second.log.slice(-2000)}`);
+    });
     const took = Date.now() - killedAt;
     t.log(`${cmd} takeover in ${took} ms`);
     t.true(took <= 15_000, `takeover took ${took} ms`);
