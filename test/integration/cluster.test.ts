@@ -63,7 +63,7 @@ async function podsPerNode(selector: string): Promise<Map<string, number>> {
 
 function deployment(name: string, replicas: number, opts: { strategy?: string; cpu?: string } = {}): string {
   const annotations = opts.strategy ? `\n      annotations:\n        scheduler.skiff.dev/strategy: ${opts.strategy}` : '';
-  const resources = opts.cpu ? `\n          resources:\n            requests:\n              cpu: ${opts.cpu}` : '';
+  const resources = opts.cpu ? `\n        resources:\n          requests:\n            cpu: ${opts.cpu}` : '';
   const p = join(work, `${name}.yaml`);
   writeFileSync(
     p,
