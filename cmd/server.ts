@@ -12,10 +12,10 @@ import type { FlagSpec, FlagValues } from './flags.js';
 import { logger } from '../pkg/log/logger.js';
 import { UsageError } from './flags.js';
 import { parseDurationMs } from './duration.js';
-import { ControllerManager } from '../controllers/manager.js';
-import { controllerFactories } from '../controllers/index.js';
+import { Worker } from 'node:worker_threads';
+import type { ControlPlaneWorkerData } from './control-plane-worker.js';
 import { RestClient } from '../pkg/client/rest.js';
-import { schedulerFactory, SCHEDULER_LEASE, type Strategy } from '../controllers/scheduler/index.js';
+import type { Strategy } from '../controllers/scheduler/index.js';
 
 export const serverFlags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'where state, certificates and tokens live' },
@@ -66,15 +66,22 @@ export async function runServer(v: FlagValues): Promise<void> {
   const kubeconfig = writeKubeconfig(dataDir, server, pki.caCert, tokens.admin);
   log.info({ server, dataDir, storage: String(v['storage']) }, 'API server ready');
   if (!v['disable-agent']) log.info('no node agent runs inside the server in this build (containers come with the crun runtime); join simulated nodes with `skiff agent --runtime simulated` or `skiff simulate`');
-  // The controllers are ordinary API clients, over loopback HTTPS with the admin token.
-  const client = new RestClient({ server, ca: pki.caCert, token: tokens.admin, userAgent: 'skiff-controller-manager' });
-  const managers = v['disable-controllers']
-    ? []
-    : [
-        new ControllerManager(client, { leaseName: 'kube-controller-manager', factories: controllerFactories, options: controllerOptions }),
-        new ControllerManager(client, { leaseName: SCHEDULER_LEASE, factories: [schedulerFactory({ strategy: String(v['scheduler-strategy']) as Strategy })] }),
-      ];
-  for (const m of managers) m.start();
+  // The controllers and the scheduler run on a worker thread (see control-plane-worker.ts).
+  let worker: Worker | undefined;
+  if (!v['disable-controllers']) {
+    const data: ControlPlaneWorkerData = {
+      server,
+      ca: pki.caCert,
+      token: tokens.admin,
+      logLevel: String(v['log-level'] ?? 'info'),
+      options: controllerOptions,
+      strategy: String(v['scheduler-strategy']) as Strategy,
+    };
+    worker = new Worker(new URL('./control-plane-worker.js', import.meta.url), { workerData: data });
+    worker.on('error', (err) => log.error({ err }, 'controller manager thread failed'));
+  }
+  // -f manifests are applied as a client too.
+  const client = new RestClient({ server, ca: pki.caCert, token: tokens.admin, userAgent: 'skiff-apply' });
   process.stdout.write(`skiff: API server at ${server}\nskiff: admin kubeconfig written to ${kubeconfig}\n`);
   let sync: ManifestSync | undefined;
   if (files.length) sync = await applyAtStart(client, files, Boolean(v['watch']));
@@ -85,7 +92,16 @@ export async function runServer(v: FlagValues): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping');
     await sync?.stop();
-    await Promise.all(managers.map((m) => m.stop()));
+    if (worker) {
+      const w = worker;
+      // Let the managers release their leases so a standby takes over at once.
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 3000);
+        w.once('message', () => (clearTimeout(t), resolve()));
+        w.once('exit', () => (clearTimeout(t), resolve()));
+        w.postMessage('stop');
+      });
+    }
     client.close();
     await api.stop();
     await store.close();
