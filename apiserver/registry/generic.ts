@@ -448,7 +448,8 @@ export class ResourceRegistry {
       next = clone(old);
       if (status === undefined) delete next.status;
       else next.status = status;
-    } else if (this.hasStatus() && this.info.kind !== 'Node') {
+    } else if (this.hasStatus() && this.info.kind !== 'Node' && subresource !== 'binding') {
+      // (A binding sets spec.nodeName and the PodScheduled condition together.)
       if (old.status === undefined) delete next.status;
       else next.status = clone(old.status);
     }
