@@ -92,12 +92,15 @@ async function patchNode(name: string, patch: object): Promise<void> {
 }
 
 test.before(async () => {
-  srv = await startServer();
+  // The scheduler under test runs in this process, so the server runs no controllers of its own:
+  // its scheduler would hold the lease, and its node lifecycle controller would taint these
+  // agent-less nodes unreachable.
+  srv = await startServer({ args: ['--disable-controllers'] });
   client = RestClient.fromKubeconfig(srv.kubeconfig, 'scheduler-test');
   for (const n of NODES) await client.create(resourcePath(R.nodes), nodeObject(n));
   manager = new ControllerManager(client, { leaseName: SCHEDULER_LEASE, factories: [schedulerFactory({ strategy: 'spread', flushIntervalMs: 2000 })] });
   manager.start();
-  await waitFor('this process to lead the kube-scheduler lease (does the server run its own scheduler?)', async () => manager.isLeader, 20_000);
+  await waitFor('this process to lead the kube-scheduler lease', async () => manager.isLeader, 20_000);
 });
 
 test.after.always(async () => {

@@ -158,7 +158,10 @@ async function main(): Promise<void> {
     console.log(`   ${strategy.padEnd(8)} ${fmt(r.rate).padStart(7)} pods/s   ${r.used} nodes used, at most ${r.maxPerNode} pods on one`);
   }
 
-  const srv = await startServer();
+  // The scheduler measured is the one in this process: the server runs no controllers of its own
+  // (its scheduler would compete, and its node lifecycle controller would taint these agent-less,
+  // never-heartbeating nodes unreachable mid-run).
+  const srv = await startServer({ args: ['--disable-controllers'] });
   const client = RestClient.fromKubeconfig(srv.kubeconfig, 'scheduler-bench');
   const creator = RestClient.fromKubeconfig(srv.kubeconfig, 'scheduler-bench-creator');
   const runs: Run[] = [];
