@@ -5,7 +5,7 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import type { Store } from './storage/store.js';
+import { UnavailableError, type Store } from './storage/store.js';
 import { WatchCache } from './cache/watch-cache.js';
 import { ResourceRegistry, type NamespaceLookup, type SchemaHooks } from './registry/generic.js';
 import type { ResourceInfo, Strategy } from './registry/strategy.js';
@@ -235,7 +235,7 @@ export class APIServer {
     try {
       await this.route(req, res, path, url.searchParams, user);
     } catch (err) {
-      if (!(err instanceof StatusError)) this.log.error({ err, method: req.method, path }, 'internal error');
+      if (!(err instanceof StatusError) && !(err instanceof UnavailableError)) this.log.error({ err, method: req.method, path }, 'internal error');
       // Drain what the client still sends so the connection can be reused.
       if (!req.readableEnded) req.resume();
       sendError(res, err);

@@ -21,7 +21,14 @@ export const serverFlags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'where state, certificates and tokens live' },
   { name: 'bind', type: 'string', default: '0.0.0.0', help: 'address the API server listens on' },
   { name: 'port', type: 'int', default: 6443, help: 'HTTPS port of the API server (0 picks a free one)' },
-  { name: 'storage', type: 'string', default: 'sqlite', help: 'sqlite, or nats://HOST:PORT[,HOST:PORT]' },
+  { name: 'storage', type: 'string', default: 'sqlite', help: 'sqlite, or nats://H:P[,H:P...][/STREAM][?replicas=N&write-timeout-ms=N] (tls:// also accepted)' },
+  { name: 'nats-creds', type: 'string', help: 'NATS .creds file (JWT + NKey seed)' },
+  { name: 'nats-token-file', type: 'string', help: 'file holding a NATS token' },
+  { name: 'nats-user', type: 'string', help: 'NATS user' },
+  { name: 'nats-password', type: 'string', help: 'NATS password' },
+  { name: 'nats-tls-ca', type: 'string', help: 'CA bundle to verify the NATS servers (turns TLS on)' },
+  { name: 'nats-tls-cert', type: 'string', help: 'client certificate for NATS mutual TLS' },
+  { name: 'nats-tls-key', type: 'string', help: 'client key for NATS mutual TLS' },
   { name: 'disable-agent', type: 'boolean', default: false, help: 'run the control plane only' },
   { name: 'disable-controllers', type: 'boolean', default: false, help: 'run neither the controller manager nor the scheduler in this process (run them with `skiff controller-manager` / `skiff scheduler`)' },
   { name: 'node-name', type: 'string', help: 'name of this node when the agent runs' },
@@ -51,7 +58,18 @@ export async function runServer(v: FlagValues): Promise<void> {
   const bind = String(v['bind']);
   const pki = ensurePki(dataDir, bind !== '0.0.0.0' && bind !== '::' ? [bind] : []);
   const tokens = ensureTokens(dataDir);
-  const store = await openStore(String(v['storage']), dataDir);
+  const opt = (name: string) => (v[name] === undefined ? undefined : String(v[name]));
+  const store = await openStore(String(v['storage']), dataDir, {
+    nats: {
+      credsFile: opt('nats-creds'),
+      tokenFile: opt('nats-token-file'),
+      user: opt('nats-user'),
+      password: opt('nats-password'),
+      tlsCaFile: opt('nats-tls-ca'),
+      tlsCertFile: opt('nats-tls-cert'),
+      tlsKeyFile: opt('nats-tls-key'),
+    },
+  });
   const api = new APIServer({
     store,
     pki,
@@ -64,7 +82,8 @@ export async function runServer(v: FlagValues): Promise<void> {
   const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind;
   const server = `https://${host}:${api.port}`;
   const kubeconfig = writeKubeconfig(dataDir, server, pki.caCert, tokens.admin);
-  log.info({ server, dataDir, storage: String(v['storage']) }, 'API server ready');
+  // Never log credentials a storage URL may carry (nats://user:password@host).
+  log.info({ server, dataDir, storage: String(v['storage']).replace(/\/\/[^@/]*@/g, '//***@') }, 'API server ready');
   if (!v['disable-agent']) log.info('no node agent runs inside the server in this build (containers come with the crun runtime); join simulated nodes with `skiff agent --runtime simulated` or `skiff simulate`');
   // The controllers and the scheduler run on a worker thread (see control-plane-worker.ts).
   let worker: Worker | undefined;

@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { StatusError, errors } from '../status.js';
+import { UnavailableError } from '../storage/store.js';
 
 export function warningHeader(text: string): string {
   // Header values must be printable ASCII: escape the rest (field names can hold anything).
@@ -45,6 +46,12 @@ export function sendJson(res: ServerResponse, code: number, obj: unknown, opts: 
 }
 
 export function sendError(res: ServerResponse, err: unknown, opts: SendOptions = {}): void {
+  // The store cannot reach a quorum (NATS): 503 with Retry-After, so clients back off and retry.
+  if (err instanceof UnavailableError) {
+    const se = new StatusError(503, 'ServiceUnavailable', `the storage backend is unavailable: ${err.message}`, { retryAfterSeconds: err.retryAfterSeconds });
+    sendJson(res, 503, se.toStatus(), { ...opts, headers: { ...opts.headers, 'Retry-After': String(err.retryAfterSeconds) } });
+    return;
+  }
   const se = err instanceof StatusError ? err : errors.internal((err as Error)?.message ?? String(err));
   sendJson(res, se.code, se.toStatus(), opts);
 }

@@ -107,3 +107,17 @@ export class CompactedError extends StoreError {
     super(`required revision ${requested} has been compacted (compacted to ${compacted})`);
   }
 }
+
+/**
+ * The storage cannot be reached or has no quorum right now; the operation may be retried later.
+ * For a write, the outcome is unknown: it may still be committed. The apiserver answers 503.
+ */
+export class UnavailableError extends StoreError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+  ) {
+    super(message);
+    this.name = 'UnavailableError';
+  }
+}

@@ -27,7 +27,8 @@ async function state(): Promise<Map<string, string>> {
 }
 
 test.before(async () => {
-  srv = await startServer();
+  // The API server alone: no controller may change objects between the before and after snapshots.
+  srv = await startServer({ args: ['--disable-controllers'] });
   api = apiClient(srv.kubeconfig);
   const ns = await api.request('POST', '/api/v1/namespaces', { body: JSON.stringify({ metadata: { name: NS } }) });
   if (ns.status !== 201) throw new Error(`namespace: ${ns.status} ${ns.text}`);

@@ -20,7 +20,8 @@ function config(s: TestServer): k8s.KubeConfig {
 }
 
 test.before(async () => {
-  [srv, small] = await Promise.all([startServer(), startServer({ args: ['--watch-cache-size', '20'] })]);
+  // API-server tests: no controller writes status behind the test's resourceVersions.
+  [srv, small] = await Promise.all([startServer({ args: ['--disable-controllers'] }), startServer({ args: ['--disable-controllers', '--watch-cache-size', '20'] })]);
   const kc = config(srv);
   core = kc.makeApiClient(k8s.CoreV1Api);
   apps = kc.makeApiClient(k8s.AppsV1Api);

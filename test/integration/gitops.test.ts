@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { startServer, repoRoot, skiffBin, type TestServer } from '../helpers/server.js';
 import { RestClient } from '../../pkg/client/rest.js';
 import { ControllerManager } from '../../controllers/manager.js';
-import { syncController } from '../../controllers/gitops/sync-controller.js';
+import { controllerFactories } from '../../controllers/index.js';
 import { Scheduler } from '../../controllers/scheduler/index.js';
 
 let srv: TestServer;
@@ -120,14 +120,16 @@ async function replicas(ns: string, name: string): Promise<number | undefined> {
 }
 
 function startManager(): ControllerManager {
-  const m = new ControllerManager(client, { leaseName: 'gitops-test', factories: [syncController], leaseDurationSeconds: 5, retryPeriodSeconds: 1 });
+  // The server runs no controllers here (--disable-controllers): this manager is the cluster's
+  // controller manager, so the test can stop and restart it.
+  const m = new ControllerManager(client, { leaseName: 'kube-controller-manager', factories: controllerFactories, leaseDurationSeconds: 5, retryPeriodSeconds: 1 });
   m.start();
   return m;
 }
 
 test.before(async () => {
   work = mkdtempSync(join(tmpdir(), 'skiff-gitops-it-'));
-  srv = await startServer();
+  srv = await startServer({ args: ['--disable-controllers'] });
   client = RestClient.fromKubeconfig(srv.kubeconfig, 'gitops-test');
   // The server installs the CRD once bootstrapCrds is wired in; applying it again is harmless.
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'manifests', 'crds', 'sync.yaml')]);
