@@ -26,6 +26,7 @@ import {
   wantsAggregated,
 } from './discovery.js';
 import type { TokenAuthenticator, UserInfo } from './auth/tokens.js';
+import { JOIN_PATHS, JoinService } from './auth/join.js';
 import type { Pki } from './auth/pki.js';
 import { logger } from '../pkg/log/logger.js';
 import { OpenApiService } from './openapi-service.js';
@@ -60,6 +61,8 @@ export interface APIServerOptions {
   watch?: Partial<WatchSettings>;
   /** how often old revisions are compacted away (0 = never) */
   compactIntervalMs?: number;
+  /** the permanent node join secret (DIR/node-token); bootstrap tokens join without it */
+  nodeJoinSecret?: string;
 }
 
 /** Revisions kept behind the newest at each compaction (paged lists read at an older revision). */
@@ -83,6 +86,7 @@ export class APIServer {
   // Controllers that need the apiserver's own machinery run inside it for now (see README).
   private readonly gc: GarbageCollector;
   private readonly nsController: NamespaceController;
+  private readonly join: JoinService;
 
   constructor(private readonly opts: APIServerOptions) {
     this.cache = new WatchCache(opts.store, opts.watchCacheSize);
@@ -111,6 +115,7 @@ export class APIServer {
     this.registries.get('/v1/services')!.beforeCreate = (svc) => services.allocate(svc);
     this.gc = new GarbageCollector(internal);
     this.nsController = new NamespaceController(internal);
+    this.join = new JoinService({ cache: this.cache, secrets: this.registries.get('/v1/secrets')!, caCert: opts.pki.caCert, joinSecret: opts.nodeJoinSecret });
   }
 
   private byPrefix(prefix: string): ResourceRegistry | undefined {
@@ -147,6 +152,7 @@ export class APIServer {
 
   async start(): Promise<void> {
     await this.cache.start();
+    this.opts.auth.attach?.(this.cache);
     await bootstrapNamespaces(this);
     this.crds.start();
     await bootstrapCrds(this);
@@ -206,6 +212,7 @@ export class APIServer {
     this.crds.stop();
     this.gc.stop();
     this.nsController.stop();
+    this.opts.auth.detach?.();
     this.cache.stop();
     if (this.server) {
       const s = this.server;
@@ -225,6 +232,10 @@ export class APIServer {
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     if (PUBLIC_PATHS.has(path) || path.startsWith('/livez/') || path.startsWith('/readyz/') || path.startsWith('/healthz/')) {
       send(res, this.ready || path.startsWith('/livez') ? 200 : 503, this.ready ? 'ok' : 'not ready', { contentType: 'text/plain; charset=utf-8' });
+      return;
+    }
+    if (JOIN_PATHS.has(path)) {
+      await this.join.serve(req, res, path);
       return;
     }
     const user = this.authenticate(req);

@@ -4,6 +4,8 @@
 import { cpus, hostname, networkInterfaces, totalmem } from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import { RestClient } from '../pkg/client/rest.js';
+import { resolve } from 'node:path';
+import { joinCluster } from './agent-join.js';
 import { NodeAgent } from '../kubelet/agent.js';
 import { AgentHost } from '../kubelet/agent-host.js';
 import { StatusManager } from '../kubelet/status-manager.js';
@@ -91,29 +93,32 @@ function firstIPv4(): string {
 
 export const agentFlags: FlagSpec[] = [
   { name: 'kubeconfig', type: 'string', help: 'kubeconfig of the server to join (the main way)' },
-  { name: 'server', type: 'string', help: 'API server URL (with --token-file and --ca-file)' },
-  { name: 'token-file', type: 'string', help: "file holding the node-join token (the server's DIR/node-token)" },
-  { name: 'ca-file', type: 'string', help: "the server's CA certificate (DIR/tls/ca.crt); required with --server" },
+  { name: 'server', type: 'string', help: 'API server URL to join (with --token-file; see docs/join.md)' },
+  { name: 'token-file', type: 'string', help: "file holding the join token (the server's DIR/node-token, or `skiff token create`)" },
+  { name: 'ca-file', type: 'string', help: "the server's CA certificate; only needed for a token without a CA hash" },
   { name: 'node-name', type: 'string', help: 'name of the Node (default: the host name)' },
   { name: 'node-ip', type: 'string', help: 'InternalIP the node reports (default: first non-loopback IPv4)' },
-  { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'images and container state (unused by the simulated runtime)' },
+  { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'the node credential (agent/kubeconfig), images and container state' },
   { name: 'runtime', type: 'string', default: 'crun', choices: ['crun', 'simulated'], help: 'container runtime (only simulated is in this build)' },
   ...nodeShapeFlags(String(cpus().length), `${Math.floor(totalmem() / 1024)}Ki`),
   ...timingFlags,
 ];
 
-export function clientFromFlags(v: FlagValues, userAgent: string): RestClient {
+export async function clientFromFlags(v: FlagValues, nodeName: string, userAgent: string): Promise<RestClient> {
   if (v['kubeconfig']) {
     if (v['server'] || v['token-file']) throw new UsageError('use either --kubeconfig or --server with --token-file, not both');
     return RestClient.fromKubeconfig(String(v['kubeconfig']), userAgent);
   }
-  if (!v['server'] || !v['token-file'] || !v['ca-file']) {
-    throw new UsageError('give --kubeconfig FILE, or --server URL with --token-file FILE and --ca-file FILE');
-  }
-  for (const f of ['token-file', 'ca-file']) if (!existsSync(String(v[f]))) throw new UsageError(`--${f}: ${String(v[f])} does not exist`);
-  const token = readFileSync(String(v['token-file']), 'utf8').trim();
-  if (!token) throw new UsageError(`--token-file ${String(v['token-file'])} is empty`);
-  return new RestClient({ server: String(v['server']), token, ca: readFileSync(String(v['ca-file']), 'utf8'), userAgent });
+  if (!v['server'] || !v['token-file']) throw new UsageError('give --kubeconfig FILE, or --server URL with --token-file FILE');
+  for (const f of ['token-file', 'ca-file']) if (v[f] && !existsSync(String(v[f]))) throw new UsageError(`--${f}: ${String(v[f])} does not exist`);
+  return joinCluster({
+    server: String(v['server']),
+    tokenFile: String(v['token-file']),
+    caFile: v['ca-file'] ? String(v['ca-file']) : undefined,
+    dataDir: resolve(String(v['data-dir'])),
+    nodeName,
+    userAgent,
+  });
 }
 
 export function validNodeName(name: string, flag: string): string {
@@ -144,7 +149,7 @@ export async function runAgent(v: FlagValues): Promise<void> {
     throw e;
   }
   const name = validNodeName(String(v['node-name'] ?? hostname().toLowerCase()), '--node-name');
-  const client = clientFromFlags(v, `skiff-agent/${name}`);
+  const client = await clientFromFlags(v, name, `skiff-agent/${name}`);
   const statusManager = new StatusManager(client, 4);
   const agent = new NodeAgent(
     {

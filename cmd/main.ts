@@ -8,6 +8,7 @@ import { agentFlags, runAgent } from './agent.js';
 import { schedulerFlags, runScheduler } from './scheduler.js';
 import { upFlags, runUp } from './up.js';
 import { simulateFlags, runSimulate } from './simulate.js';
+import { tokenFlags, runToken } from './token.js';
 import { setRootLogger } from '../pkg/log/logger.js';
 import { pino } from 'pino';
 
@@ -17,6 +18,8 @@ interface Command {
   run?: (values: Record<string, unknown>, positional: string[]) => Promise<void> | void;
   /** the issue that brings it, for commands not in this build yet */
   pending?: string;
+  /** takes positional arguments (a subcommand) */
+  args?: boolean;
 }
 
 const commands: Record<string, Command> = {
@@ -33,6 +36,7 @@ const commands: Record<string, Command> = {
   'controller-manager': { summary: 'Run the controllers alone against a server.', flags: controllerManagerFlags, run: (v) => runControllerManager(v as never) },
   scheduler: { summary: 'Run the scheduler alone against a server.', flags: schedulerFlags, run: (v) => runScheduler(v as never) },
   images: { summary: "Manage the node's image store.", flags: [], pending: 'the image store' },
+  token: { summary: 'Create a bootstrap token for joining nodes (skiff token create).', flags: tokenFlags, args: true, run: (v, p) => runToken(v as never, p) },
   simulate: { summary: 'Run N hollow nodes (simulated runtime) in one process.', flags: simulateFlags, run: (v) => runSimulate(v as never) },
 };
 
@@ -61,7 +65,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (cmd.pending) throw new UsageError(`skiff ${name}: not available in this build yet (${cmd.pending} comes with its own issue)`);
   const { values, positional } = parseFlags(rest, [...cmd.flags, { name: 'log-level', type: 'string', help: 'log level' } as FlagSpec].filter((f, i, a) => a.findIndex((x) => x.name === f.name) === i));
-  if (positional.length) throw new UsageError(`skiff ${name}: unexpected argument "${positional[0]}"`);
+  if (positional.length && !cmd.args) throw new UsageError(`skiff ${name}: unexpected argument "${positional[0]}"`);
   setRootLogger(pino({ level: String(values['log-level'] ?? 'info'), base: undefined }));
   await cmd.run!(values, positional);
 }

@@ -57,7 +57,7 @@ export async function runServer(v: FlagValues): Promise<void> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const bind = String(v['bind']);
   const pki = ensurePki(dataDir, bind !== '0.0.0.0' && bind !== '::' ? [bind] : []);
-  const tokens = ensureTokens(dataDir);
+  const tokens = ensureTokens(dataDir, pki.caCert);
   const opt = (name: string) => (v[name] === undefined ? undefined : String(v[name]));
   const store = await openStore(String(v['storage']), dataDir, {
     nats: {
@@ -74,6 +74,7 @@ export async function runServer(v: FlagValues): Promise<void> {
     store,
     pki,
     auth: tokenAuthenticator(tokens),
+    nodeJoinSecret: tokens.node,
     bind,
     port: Number(v['port']),
     watchCacheSize: Number(v['watch-cache-size']),
