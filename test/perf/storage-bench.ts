@@ -1,6 +1,7 @@
 // Storage backend figures: write throughput with 32 concurrent writers (group commit) against a
 // single writer awaiting each write (one fsync per write, the peer baseline measured in the same
-// run), and read costs over 10,000 keys. Usage: node dist/test/perf/storage-bench.js [DIR]
+// run), and read costs over 10,000 keys. The main thread's event-loop utilisation during the writes
+// shows how much of it the storage takes away from serving requests. Usage: node dist/test/perf/storage-bench.js [DIR]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ function percentile(sorted: number[], p: number): number {
 async function writers(store: SqliteStore, concurrency: number, seconds: number, prefix: string) {
   const latencies: number[] = [];
   const before = store.stats();
+  // How much of the caller's event loop the writes keep busy: what is left for serving requests.
+  const elu = performance.eventLoopUtilization();
   const start = performance.now();
   const end = start + seconds * 1000;
   let n = 0;
@@ -42,6 +45,7 @@ async function writers(store: SqliteStore, concurrency: number, seconds: number,
     }),
   );
   const elapsed = (performance.now() - start) / 1000;
+  const busy = performance.eventLoopUtilization(elu).utilization;
   const after = store.stats();
   latencies.sort((a, b) => a - b);
   return {
@@ -50,6 +54,7 @@ async function writers(store: SqliteStore, concurrency: number, seconds: number,
     perCommit: n / (after.commits - before.commits),
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    busy,
   };
 }
 
@@ -77,6 +82,7 @@ try {
     `creates, ${CONCURRENT_WRITERS} concurrent writers:     ${fmt(group.writesPerSec)}/s  (p50 ${fmt(group.p50)} ms, p99 ${fmt(group.p99)} ms, ` +
       `${fmt(group.perCommit)} writes per fsync)`,
   );
+  console.log(`main thread busy while writing:     ${(single.busy * 100).toFixed(0)}% (1 writer), ${(group.busy * 100).toFixed(0)}% (${CONCURRENT_WRITERS} writers)`);
   console.log(`group commit / one-fsync-per-write: ${(group.writesPerSec / single.writesPerSec).toFixed(1)}x`);
 
   const prefix = '/registry/configmaps/listbench/';

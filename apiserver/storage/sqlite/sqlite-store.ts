@@ -1,19 +1,16 @@
-// The embedded storage backend: the Store contract on one SQLite file.
+// The embedded storage backend: the Store contract on one SQLite file, with the database on a
+// worker thread (sqlite-worker.ts, engine.ts) so that COMMIT's fsync and the WAL checkpoints do not
+// block the API server's event loop.
 //
-// Writes are group-committed. better-sqlite3 is synchronous, so the first write of an event-loop
-// turn opens a transaction and every write of that turn runs its SQL inside it at once (a
-// compare-and-swap sees the writes queued before it, and revisions are handed out in call order);
-// a setImmediate callback then commits the batch with a single fsync. Outcomes (values and
-// errors alike) are settled only after the COMMIT, and watches receive only committed batches, so
-// nothing a caller or watcher sees can be rolled back. Reads run on the same connection and hide
-// the open batch by reading only rows with id <= the committed revision.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+// This main-thread half posts the requests of each event-loop turn to the worker in one message
+// and settles promises from its replies. A write's reply arrives only after its batch committed
+// (or was rolled back); the main thread then resolves the writes of the batch and hands the
+// batch's events, rebuilt from the replies and the written values it kept, to its watches in
+// revision order. Reads and watch replays are served by the worker at the revision the main
+// thread has seen committed, so nothing it returns is ahead of what the watches were given.
+import { Worker } from 'node:worker_threads';
 import {
   CompactedError,
-  ConflictError,
-  KeyExistsError,
-  NotFoundError,
   StoreError,
   type KeyValue,
   type ListOptions,
@@ -22,27 +19,8 @@ import {
   type Watcher,
   type WatchEvent,
 } from '../store.js';
-import { prefixEnd } from './key-range.js';
-import { openDatabase, prepareStatements, type Db, type HistoryRow, type Row, type Statements } from './schema.js';
+import { fromWire, type Reply, type Request, type RequestBody, type WriteResult } from './protocol.js';
 import { SqliteWatch, type HistorySource } from './watch.js';
-
-/** A batch commits early once it holds this many writes, to bound transaction size and latency. */
-const MAX_BATCH = 1000;
-/** Compaction deletes in id windows this wide, one window per batch, so writes are not stalled. */
-const COMPACT_WINDOW = 10_000;
-const COMPACTED_META = 'compacted_revision';
-
-interface Outcome {
-  settle(): void;
-  fail(err: Error): void;
-}
-
-interface Batch {
-  /** the revision before the batch's first write, restored if the batch is rolled back */
-  baseRevision: number;
-  outcomes: Outcome[];
-  events: WatchEvent[];
-}
 
 export interface SqliteStoreStats {
   /** transactions committed */
@@ -51,58 +29,79 @@ export interface SqliteStoreStats {
   writes: number;
 }
 
-function toKv(row: Row): KeyValue {
-  return { key: row.name, value: row.value, createRevision: row.create_revision, modRevision: row.id };
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  /** the request, kept for writes so that the reply can omit what the main thread already has */
+  req: RequestBody;
 }
 
-function historyEvent(row: HistoryRow): WatchEvent {
-  const kv = toKv(row);
-  const prevKv: KeyValue | undefined =
-    row.created === 0 && row.prev_value !== null && row.prev_create_revision !== null
-      ? { key: row.name, value: row.prev_value, createRevision: row.prev_create_revision, modRevision: row.prev_revision }
-      : undefined;
-  const event: WatchEvent = { type: row.deleted ? 'delete' : 'put', kv };
-  if (prevKv) event.prevKv = prevKv;
-  return event;
-}
+const WORKER_URL = new URL('./sqlite-worker.js', import.meta.url);
 
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-export class SqliteStore implements Store, HistorySource {
-  /** the newest revision handed out, including the open batch's */
-  private revision: number;
-  /** the newest revision made durable; reads and watches never look past it */
+export class SqliteStore implements Store {
+  /** the newest revision whose batch the main thread has settled */
   private committed: number;
   private compactedTo: number;
-  private batch: Batch | undefined;
-  private readonly settleQueue: Batch[] = [];
-  private settling = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private queue: Request[] = [];
+  private flushScheduled = false;
   private readonly watches = new Set<SqliteWatch>();
-  private closed = false;
+  /** set once close() starts or the worker died; every later call fails with it */
+  private unusable: StoreError | undefined;
+  private closing: Promise<void> | undefined;
+  private workerGone = false;
   private readonly counters: SqliteStoreStats = { commits: 0, writes: 0 };
+  private readonly history: HistorySource = {
+    history: (prefix, after, upTo, limit) => this.call({ op: 'history', prefix, after, upTo, limit }) as Promise<WatchEvent[]>,
+    compacted: () => this.compactedTo,
+  };
 
   private constructor(
-    private readonly db: Db,
-    private readonly st: Statements,
+    private readonly worker: Worker,
+    ready: { revision: number; compacted: number },
   ) {
-    const seq = st.sequence.get()?.seq ?? 0;
-    const maxId = st.maxId.get()?.id ?? 0;
-    this.compactedTo = st.getMeta.get(COMPACTED_META)?.value ?? 0;
-    this.revision = Math.max(seq, maxId, this.compactedTo);
-    this.committed = this.revision;
+    this.committed = ready.revision;
+    this.compactedTo = ready.compacted;
+    worker.on('message', (reply: Reply) => {
+      try {
+        this.onReply(reply);
+      } catch (err) {
+        this.crashed(`a storage worker reply could not be handled: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+    worker.on('error', (err) => this.crashed(`the storage worker failed: ${err.message}`));
+    worker.on('messageerror', (err) => this.crashed(`a storage worker reply could not be read: ${err.message}`));
+    worker.on('exit', (code) => this.crashed(`the storage worker exited (code ${code})`));
+    // Like the in-process store, an idle store does not keep the process alive; a pending request does.
+    worker.unref();
   }
 
-  static open(path: string): SqliteStore {
-    mkdirSync(dirname(path), { recursive: true });
-    const db = openDatabase(path);
+  static async open(path: string): Promise<SqliteStore> {
+    const worker = new Worker(WORKER_URL, { workerData: { path } });
+    let ready: { revision: number; compacted: number };
+    // Only these listeners are removed afterwards: Worker keeps internal listeners of its own.
+    let onMessage!: (reply: Reply) => void;
+    let onError!: (err: Error) => void;
+    let onExit!: (code: number) => void;
     try {
-      return new SqliteStore(db, prepareStatements(db));
+      ready = await new Promise((resolve, reject) => {
+        onMessage = (reply) => {
+          if (reply.t === 'ready') resolve(reply);
+          else if (reply.t === 'openFailed') reject(new Error(reply.message));
+          else reject(new Error(`storage worker sent ${reply.t} before it was ready`));
+        };
+        onError = (err) => reject(new Error(`storage worker failed to start: ${err.message}`));
+        onExit = (code) => reject(new Error(`storage worker exited (code ${code}) before it was ready`));
+        worker.once('message', onMessage).once('error', onError).once('exit', onExit);
+      });
     } catch (err) {
-      db.close();
+      await worker.terminate();
       throw err;
+    } finally {
+      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
     }
+    return new SqliteStore(worker, ready);
   }
 
   stats(): SqliteStoreStats {
@@ -110,81 +109,32 @@ export class SqliteStore implements Store, HistorySource {
   }
 
   async currentRevision(): Promise<number> {
-    this.ensureOpen();
+    this.ensureUsable();
     return this.committed;
   }
 
-  async get(key: string): Promise<{ revision: number; kv?: KeyValue }> {
-    this.ensureOpen();
-    const row = this.st.latestAt.get(key, this.committed);
-    if (!row || row.deleted) return { revision: this.committed };
-    return { revision: this.committed, kv: toKv(row) };
+  get(key: string): Promise<{ revision: number; kv?: KeyValue }> {
+    return this.call({ op: 'get', key, at: this.committed }) as Promise<{ revision: number; kv?: KeyValue }>;
   }
 
   create(key: string, value: string): Promise<KeyValue> {
-    return this.write((batch) => {
-      const current = this.st.latest.get(key);
-      if (current && !current.deleted) throw new KeyExistsError(key);
-      const revision = ++this.revision;
-      this.st.insert.run(revision, key, 1, 0, revision, 0, value);
-      const kv: KeyValue = { key, value, createRevision: revision, modRevision: revision };
-      batch.events.push({ type: 'put', kv });
-      return kv;
-    });
+    return this.call({ op: 'create', key, value }) as Promise<KeyValue>;
   }
 
   update(key: string, value: string, expectedModRevision: number): Promise<KeyValue> {
-    return this.write((batch) => {
-      const current = this.st.latest.get(key);
-      if (!current || current.deleted) throw new NotFoundError(key);
-      if (current.id !== expectedModRevision) throw new ConflictError(key, toKv(current));
-      const revision = ++this.revision;
-      this.st.insert.run(revision, key, 0, 0, current.create_revision, current.id, value);
-      const kv: KeyValue = { key, value, createRevision: current.create_revision, modRevision: revision };
-      batch.events.push({ type: 'put', kv, prevKv: toKv(current) });
-      return kv;
-    });
+    return this.call({ op: 'update', key, value, expected: expectedModRevision }) as Promise<KeyValue>;
   }
 
   delete(key: string, expectedModRevision?: number): Promise<KeyValue> {
-    return this.write((batch) => {
-      const current = this.st.latest.get(key);
-      if (!current || current.deleted) throw new NotFoundError(key);
-      if (expectedModRevision !== undefined && current.id !== expectedModRevision) throw new ConflictError(key, toKv(current));
-      const revision = ++this.revision;
-      // The deletion row keeps the value, so history replays the delete with what was deleted.
-      this.st.insert.run(revision, key, 0, 1, current.create_revision, current.id, current.value);
-      const kv: KeyValue = { key, value: current.value, createRevision: current.create_revision, modRevision: revision };
-      batch.events.push({ type: 'delete', kv, prevKv: toKv(current) });
-      return kv;
-    });
+    return this.call({ op: 'delete', key, expected: expectedModRevision }) as Promise<KeyValue>;
   }
 
-  async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
-    this.ensureOpen();
-    const revision = this.readableRevision(opts.revision);
-    const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
-    const from = opts.startKey !== undefined && opts.startKey > prefix ? opts.startKey : prefix;
-    const end = prefixEnd(prefix);
-    const rows = end === undefined ? this.st.listFrom.iterate(from, revision) : this.st.listRange.iterate(from, end, revision);
-    const kvs: KeyValue[] = [];
-    let more = false;
-    for (const row of rows) {
-      if (row.deleted) continue;
-      if (kvs.length >= limit) {
-        more = true;
-        break;
-      }
-      kvs.push(toKv(row));
-    }
-    return { revision, kvs, more };
+  list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
+    return this.call({ op: 'list', prefix, at: this.committed, opts }) as Promise<ListResult>;
   }
 
-  async count(prefix: string): Promise<number> {
-    this.ensureOpen();
-    const end = prefixEnd(prefix);
-    const row = end === undefined ? this.st.countFrom.get(prefix, this.committed) : this.st.countRange.get(prefix, end, this.committed);
-    return row?.n ?? 0;
+  count(prefix: string): Promise<number> {
+    return this.call({ op: 'count', prefix, at: this.committed }) as Promise<number>;
   }
 
   async watch(
@@ -193,175 +143,176 @@ export class SqliteStore implements Store, HistorySource {
     onEvents: (events: WatchEvent[]) => void,
     onError?: (err: Error) => void,
   ): Promise<Watcher> {
-    this.ensureOpen();
+    this.ensureUsable();
     if (fromRevision < this.compactedTo) throw new CompactedError(fromRevision, this.compactedTo);
     const w = new SqliteWatch(prefix, fromRevision, onEvents, onError, (x) => this.watches.delete(x));
-    // Registered before the replay reads, so every batch committed from here on reaches the watch
-    // (held until the replay ends); the replay covers everything up to this committed revision.
+    // Registered before the replay reads, so every batch settled from here on reaches the watch
+    // (held until the replay ends); the replay covers everything up to the revision settled now.
     this.watches.add(w);
-    void w.replay(this, this.committed);
+    void w.replay(this.history, this.committed);
     return w;
   }
 
-  history(prefix: string, after: number, upTo: number, limit: number): WatchEvent[] {
-    const end = prefixEnd(prefix);
-    const rows =
-      end === undefined ? this.st.historyFrom.all(after, upTo, prefix, limit) : this.st.historyRange.all(after, upTo, prefix, end, limit);
-    return rows.map(historyEvent);
-  }
-
-  compacted(): number {
-    return this.compactedTo;
-  }
-
   async compact(revision: number): Promise<void> {
-    this.ensureOpen();
+    this.ensureUsable();
     if (revision > this.committed) throw new StoreError(`cannot compact to revision ${revision}: newest revision is ${this.committed}`);
     if (revision <= this.compactedTo) return;
-    // From here on reads below the revision are refused, so deleting rows under them is invisible.
+    // From here on this side refuses reads and watches below the revision; the worker does the same
+    // from the moment it takes the request, before it deletes anything.
     this.compactedTo = revision;
-    await this.write(() => {
-      this.st.setMeta.run(COMPACTED_META, revision);
-    });
-    let lo = this.st.minId.get()?.id ?? revision;
-    while (lo <= revision) {
-      const hi = lo + COMPACT_WINDOW;
-      await this.write(() => {
-        this.st.compactWindow.run({ lo, hi, rev: revision });
-      });
-      lo = hi;
-    }
+    await this.call({ op: 'compact', revision });
   }
 
   async compactedRevision(): Promise<number> {
-    this.ensureOpen();
+    this.ensureUsable();
     return this.compactedTo;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    if (this.batch) this.commit(this.batch);
-    this.drain();
-    this.closed = true;
+  /** For tests: the next COMMIT fails as a full disk would make it fail. */
+  async injectCommitFailure(message: string): Promise<void> {
+    await this.call({ op: 'failNextCommit', message });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.unusable ??= new StoreError('storage closed');
+    if (!this.workerGone) {
+      // Writes already queued go out before the close and are committed by it.
+      const closed = this.send({ op: 'close' });
+      try {
+        await closed;
+      } catch {
+        // The worker died meanwhile; crashed() has failed everything that was waiting.
+      }
+    }
+    this.workerGone = true;
+    await this.worker.terminate();
     const closedError = new StoreError('storage closed');
     for (const w of [...this.watches]) w.end(closedError);
-    this.db.close();
+    for (const p of this.pending.values()) p.reject(closedError);
+    this.pending.clear();
+    // A worker failure has been reported by now; from here on the store is simply closed.
+    this.unusable = closedError;
   }
 
-  private ensureOpen(): void {
-    if (this.closed) throw new StoreError('storage closed');
+  private ensureUsable(): void {
+    if (this.unusable) throw this.unusable;
   }
 
-  private readableRevision(requested: number | undefined): number {
-    const revision = requested && requested > 0 ? requested : this.committed;
-    if (revision > this.committed) throw new StoreError(`revision ${revision} is in the future (newest is ${this.committed})`);
-    if (revision < this.compactedTo) throw new CompactedError(revision, this.compactedTo);
-    return revision;
+  private call(req: RequestBody): Promise<unknown> {
+    if (this.unusable) return Promise.reject(this.unusable);
+    return this.send(req);
   }
 
-  /**
-   * Runs op inside the current batch's transaction. A StoreError thrown by op (the key exists,
-   * a revision conflict) is that write's outcome, settled with the batch. op writes at most one
-   * statement, as its last step, so a failed statement leaves nothing of op behind.
-   */
-  private write<T>(op: (batch: Batch) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (this.closed) {
-        reject(new StoreError('storage closed'));
-        return;
+  private send(req: RequestBody): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject, req });
+      this.queue.push({ id, ...req } as Request);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // One message per turn: every request made in this turn reaches the worker together.
+        setImmediate(() => this.flush());
       }
-      let batch: Batch;
-      try {
-        batch = this.openBatch();
-      } catch (err) {
-        reject(asError(err));
-        return;
-      }
-      const revisionBefore = this.revision;
-      let result: { value: T } | { error: Error };
-      try {
-        result = { value: op(batch) };
-      } catch (err) {
-        if (!(err instanceof StoreError)) {
-          if (this.db.inTransaction) {
-            // SQLite undid just the failed statement (say, a constraint); the batch stands.
-            this.revision = revisionBefore;
-            reject(asError(err));
-          } else {
-            // SQLite rolled the whole transaction back (I/O error, disk full): the batch is lost.
-            batch.outcomes.push({ settle: () => reject(asError(err)), fail: reject });
-            this.abort(batch, asError(err));
-          }
-          return;
-        }
-        result = { error: err };
-      }
-      batch.outcomes.push({
-        settle: () => ('value' in result ? resolve(result.value) : reject(result.error)),
-        fail: reject,
-      });
-      if (batch.outcomes.length >= MAX_BATCH) this.commit(batch);
     });
   }
 
-  private openBatch(): Batch {
-    if (this.batch) return this.batch;
-    this.db.exec('BEGIN IMMEDIATE');
-    const batch: Batch = { baseRevision: this.revision, outcomes: [], events: [] };
-    this.batch = batch;
-    setImmediate(() => this.commit(batch));
-    return batch;
-  }
-
-  private commit(batch: Batch): void {
-    if (this.batch !== batch) return;
-    this.batch = undefined;
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.queue.length === 0) return;
+    const requests = this.queue;
+    this.queue = [];
     try {
-      this.db.exec('COMMIT');
-    } catch (err) {
-      this.rollback(batch, asError(err));
-      return;
-    }
-    this.committed = this.revision;
-    this.counters.commits++;
-    this.counters.writes += batch.outcomes.length;
-    this.settleQueue.push(batch);
-    // Settled from a microtask so that a batch committed early (MAX_BATCH) inside a caller's
-    // write() does not run watch callbacks re-entrantly inside that call.
-    queueMicrotask(() => this.drain());
-  }
-
-  private abort(batch: Batch, err: Error): void {
-    if (this.batch !== batch) return;
-    this.batch = undefined;
-    this.rollback(batch, err);
-  }
-
-  private rollback(batch: Batch, err: Error): void {
-    try {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-    } catch (rollbackErr) {
-      err = new StoreError(`${err.message}; rollback also failed: ${asError(rollbackErr).message}`);
-    }
-    this.revision = batch.baseRevision;
-    const failure = err instanceof StoreError ? err : new StoreError(`storage write failed: ${err.message}`);
-    for (const o of batch.outcomes) o.fail(failure);
-  }
-
-  private drain(): void {
-    if (this.settling) return;
-    this.settling = true;
-    try {
-      for (let batch = this.settleQueue.shift(); batch; batch = this.settleQueue.shift()) {
-        for (const o of batch.outcomes) o.settle();
-        if (batch.events.length > 0) {
-          for (const w of [...this.watches]) w.offer(batch.events);
+      this.worker.postMessage(requests);
+    } catch {
+      // Some argument cannot be copied to the worker (only untyped callers can pass one): send the
+      // requests one by one so that only the offending ones fail.
+      for (const r of requests) {
+        try {
+          this.worker.postMessage([r]);
+        } catch (err) {
+          this.take(r.id)?.reject(new StoreError(`cannot pass ${r.op} to the storage worker: ${err instanceof Error ? err.message : String(err)}`));
         }
       }
-    } finally {
-      this.settling = false;
     }
   }
+
+  private take(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    if (!p) return undefined;
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+    return p;
+  }
+
+  private onReply(reply: Reply): void {
+    if (reply.t === 'batch') {
+      this.onBatch(reply.revision, reply.committed, reply.results);
+    } else if (reply.t === 'done') {
+      const p = this.take(reply.id);
+      if (!p) return;
+      if (reply.error) p.reject(fromWire(reply.error));
+      else p.resolve(reply.value);
+    } else {
+      this.crashed(`the storage worker sent an unexpected ${reply.t} message`);
+    }
+  }
+
+  private onBatch(revision: number, committed: boolean, results: WriteResult[]): void {
+    if (committed) {
+      this.committed = Math.max(this.committed, revision);
+      this.counters.commits++;
+      this.counters.writes += results.length;
+    }
+    const events: WatchEvent[] = [];
+    for (const r of results) {
+      const p = this.take(r.id);
+      if (!p) continue;
+      if ('error' in r) {
+        p.reject(fromWire(r.error));
+        continue;
+      }
+      const event = eventOf(p.req, r.rev, r.prev);
+      events.push(event);
+      p.resolve(event.kv);
+    }
+    if (events.length > 0) {
+      for (const w of [...this.watches]) w.offer(events);
+    }
+  }
+
+  /** The worker is gone: nothing waiting may hang, and nothing later may pretend to work. */
+  private crashed(reason: string): void {
+    if (this.workerGone) return;
+    this.workerGone = true;
+    const err = new StoreError(`${reason}; storage is unavailable and the outcome of pending writes is unknown`);
+    this.unusable ??= err;
+    this.queue = [];
+    for (const w of [...this.watches]) w.fail(err);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    void this.worker.terminate();
+  }
+}
+
+/** The event of a committed write, from the request and what the worker reported. */
+function eventOf(req: RequestBody, rev: number, prev: { c: number; m: number; v: string } | undefined): WatchEvent {
+  if (req.op === 'create') {
+    return { type: 'put', kv: { key: req.key, value: req.value, createRevision: rev, modRevision: rev } };
+  }
+  if ((req.op === 'update' || req.op === 'delete') && prev) {
+    const prevKv: KeyValue = { key: req.key, value: prev.v, createRevision: prev.c, modRevision: prev.m };
+    if (req.op === 'update') {
+      return { type: 'put', kv: { key: req.key, value: req.value, createRevision: prev.c, modRevision: rev }, prevKv };
+    }
+    return { type: 'delete', kv: { key: req.key, value: prev.v, createRevision: prev.c, modRevision: rev }, prevKv };
+  }
+  throw new StoreError(`storage worker reported a write result for a ${req.op} request`);
 }
 
 /** Opens (creating if needed) the SQLite store at path. */

@@ -7,8 +7,11 @@ import { CompactedError, type Watcher, type WatchEvent } from '../store.js';
 
 /** What a watch needs from the store to replay history. */
 export interface HistorySource {
-  /** Events on keys under prefix with revision in (after, upTo], oldest first, at most limit. */
-  history(prefix: string, after: number, upTo: number, limit: number): WatchEvent[];
+  /**
+   * Events on keys under prefix with revision in (after, upTo], oldest first, at most limit;
+   * directly or, when another thread holds the data, as a promise.
+   */
+  history(prefix: string, after: number, upTo: number, limit: number): WatchEvent[] | Promise<WatchEvent[]>;
   compacted(): number;
 }
 
@@ -39,7 +42,9 @@ export class SqliteWatch implements Watcher {
       while (!this.stopped && cursor < upTo) {
         const compacted = source.compacted();
         if (cursor < compacted) throw new CompactedError(cursor, compacted);
-        const page = source.history(this.prefix, cursor, upTo, REPLAY_PAGE);
+        const read = source.history(this.prefix, cursor, upTo, REPLAY_PAGE);
+        const page = Array.isArray(read) ? read : await read;
+        if (this.stopped) return;
         if (page.length === 0) break;
         cursor = page[page.length - 1]!.kv.modRevision;
         this.deliver(page);

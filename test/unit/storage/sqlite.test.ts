@@ -1,4 +1,5 @@
 import test from 'ava';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,11 +8,12 @@ import { openSqliteStore, type SqliteStore } from '../../../apiserver/storage/sq
 import type { Store } from '../../../apiserver/storage/store.js';
 import { storeConformance, type StoreFixture } from './conformance.js';
 
-async function sqliteFixture(): Promise<StoreFixture> {
+async function sqliteFixture(): Promise<StoreFixture & { file: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-sqlite-'));
   const file = join(dir, 'state.db');
   const opened: Store[] = [await openSqliteStore(file)];
   return {
+    file,
     store: opened[0]!,
     reopen: async () => {
       const s = await openSqliteStore(file);
@@ -64,14 +66,13 @@ test('sqlite: a second connection cannot open a file in use', async (t) => {
   t.regex(err!.message, /in use/);
 });
 
-test('openStore: sqlite in the data dir; nats is refused clearly', async (t) => {
+test('openStore: sqlite in the data dir; unknown backends are refused', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-openstore-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const store = await openStore('sqlite', join(dir, 'data'));
   const kv = await store.create('/x', 'y');
   t.is(kv.modRevision, 1);
   await store.close();
-  await t.throwsAsync(openStore('nats://127.0.0.1:4222', dir), { message: /NATS backend is not available yet/ });
   await t.throwsAsync(openStore('etcd', dir), { message: /unknown storage backend/ });
 });
 
@@ -101,17 +102,8 @@ test('sqlite: when COMMIT fails every write of the batch is rejected and nothing
   const watcher = await store.watch('/cf/', 0, (events) => seen.push(...events.map((e) => e.kv.modRevision)));
   t.teardown(() => watcher.stop());
   await store.create('/cf/first', 'x');
-  // Make the next COMMIT fail the way a full disk would, without committing.
-  const db = (store as unknown as { db: { exec(sql: string): unknown } }).db;
-  const exec = db.exec.bind(db);
-  let failNext = true;
-  db.exec = (sql: string) => {
-    if (sql === 'COMMIT' && failNext) {
-      failNext = false;
-      throw new Error('disk I/O error (injected)');
-    }
-    return exec(sql);
-  };
+  // The next COMMIT fails the way a full disk would make it fail, without committing.
+  await store.injectCommitFailure('disk I/O error (injected)');
   const failed = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.create(`/cf/${i}`, 'x')));
   t.true(failed.every((r) => r.status === 'rejected' && /injected/.test(String(r.reason))));
   t.is(await store.currentRevision(), 1);
@@ -134,10 +126,80 @@ test('sqlite: compaction removes superseded rows and deleted keys from the file'
   const beforeCompact = await store.currentRevision();
   const later = await store.update('/cmp/kept', 'later', kv.modRevision);
   await store.compact(beforeCompact);
-  const db = (store as unknown as { db: { prepare(sql: string): { all(): unknown[] } } }).db;
-  t.deepEqual(db.prepare('SELECT id, name FROM kv ORDER BY id').all(), [
-    { id: kv.modRevision, name: '/cmp/kept' },
-    { id: later.modRevision, name: '/cmp/kept' },
-  ]);
   t.deepEqual((await store.list('/cmp/', { revision: beforeCompact })).kvs, [kv]);
+  await store.close();
+  // The store's own connection is exclusive; once it is closed the file can be read directly.
+  const db = new Database(fixture.file, { readonly: true });
+  try {
+    t.deepEqual(db.prepare('SELECT id, name FROM kv ORDER BY id').all(), [
+      { id: kv.modRevision, name: '/cmp/kept' },
+      { id: later.modRevision, name: '/cmp/kept' },
+    ]);
+  } finally {
+    db.close();
+  }
+});
+
+test('sqlite: close commits the writes made before it and ends watches with "storage closed"', async (t) => {
+  const fixture = await sqliteFixture();
+  t.teardown(() => fixture.cleanup());
+  const store = fixture.store;
+  let watchError: Error | undefined;
+  const watcher = await store.watch('/cl/', 0, () => {}, (err) => (watchError = err));
+  t.teardown(() => watcher.stop());
+  const writes = Array.from({ length: 20 }, (_, i) => store.create(`/cl/${i}`, 'x'));
+  await store.close();
+  const done = await Promise.all(writes);
+  t.deepEqual(
+    done.map((kv) => kv.modRevision),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
+  t.regex(String(watchError), /storage closed/);
+  await t.throwsAsync(store.create('/cl/late', 'x'), { message: /storage closed/ });
+  await t.throwsAsync(store.get('/cl/0'), { message: /storage closed/ });
+  await store.close();
+  const again = await fixture.reopen();
+  t.is(await again.count('/cl/'), 20);
+});
+
+test('sqlite: a dead storage worker fails pending writes, watches and later calls instead of hanging', async (t) => {
+  const fixture = await sqliteFixture();
+  t.teardown(() => fixture.cleanup());
+  const store = fixture.store;
+  await store.create('/dead/a', 'x');
+  let watchError: Error | undefined;
+  const watcher = await store.watch('/dead/', 0, () => {}, (err) => (watchError = err));
+  t.teardown(() => watcher.stop());
+  const worker = (store as unknown as { worker: { terminate(): Promise<number> } }).worker;
+  const pending = Array.from({ length: 5 }, (_, i) => store.create(`/dead/${i}`, 'x'));
+  await worker.terminate();
+  const results = await Promise.allSettled(pending);
+  for (const r of results) {
+    t.is(r.status, 'rejected');
+    if (r.status === 'rejected') t.regex(String(r.reason), /storage worker exited/);
+  }
+  t.regex(String(watchError), /storage worker exited/);
+  await t.throwsAsync(store.get('/dead/a'), { message: /unavailable/ });
+  await t.throwsAsync(store.watch('/dead/', 0, () => {}), { message: /unavailable/ });
+  await store.close();
+  // The file is free again and holds what was acknowledged.
+  const again = await fixture.reopen();
+  t.is((await again.get('/dead/a')).kv?.value, 'x');
+});
+
+test('sqlite: writes arriving while a COMMIT runs are committed together in the next one', async (t) => {
+  const fixture = await sqliteFixture();
+  t.teardown(() => fixture.cleanup());
+  const store = fixture.store as SqliteStore;
+  // 32 writers that each write again as soon as their previous write is acknowledged: every
+  // commit after the first carries the writes that queued up during the one before.
+  const before = store.stats();
+  await Promise.all(
+    Array.from({ length: 32 }, async (_, w) => {
+      for (let i = 0; i < 20; i++) await store.create(`/gc/${w}/${i}`, 'x');
+    }),
+  );
+  const after = store.stats();
+  t.is(after.writes - before.writes, 640);
+  t.true(after.commits - before.commits < 640 / 4, `640 writes from 32 writers took ${after.commits - before.commits} commits`);
 });
