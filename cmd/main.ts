@@ -7,6 +7,7 @@ import { controllerManagerFlags, runControllerManager } from './controller-manag
 import { agentFlags, runAgent } from './agent.js';
 import { schedulerFlags, runScheduler } from './scheduler.js';
 import { upFlags, runUp } from './up.js';
+import { imagesFlags, runImages } from './images.js';
 import { simulateFlags, runSimulate } from './simulate.js';
 import { tokenFlags, runToken } from './token.js';
 import { setRootLogger } from '../pkg/log/logger.js';
@@ -35,7 +36,7 @@ const commands: Record<string, Command> = {
   up: { summary: 'Server + apply manifests + re-apply on change.', flags: upFlags, run: (v) => runUp(v as never) },
   'controller-manager': { summary: 'Run the controllers alone against a server.', flags: controllerManagerFlags, run: (v) => runControllerManager(v as never) },
   scheduler: { summary: 'Run the scheduler alone against a server.', flags: schedulerFlags, run: (v) => runScheduler(v as never) },
-  images: { summary: "Manage the node's image store.", flags: [], pending: 'the image store' },
+  images: { summary: "Manage the node's image store: import PATH | list | rm REF.", flags: imagesFlags, args: true, run: (v, p) => runImages(v as never, p) },
   token: { summary: 'Create a bootstrap token for joining nodes (skiff token create).', flags: tokenFlags, args: true, run: (v, p) => runToken(v as never, p) },
   simulate: { summary: 'Run N hollow nodes (simulated runtime) in one process.', flags: simulateFlags, run: (v) => runSimulate(v as never) },
 };
