@@ -37,7 +37,8 @@ export interface StartOptions {
 }
 
 function launch(dataDir: string, port: number, args: string[], env: NodeJS.ProcessEnv, log: string[]): Promise<{ proc: ChildProcess; url: string; port: number }> {
-  const proc = spawn(process.execPath, [skiffBin, 'server', '--data-dir', dataDir, '--port', String(port), '--bind', '127.0.0.1', '--disable-agent', ...args], {
+  // The same V8 flag as bin/skiff.js's shebang, which a direct `node FILE` would skip.
+  const proc = spawn(process.execPath, ['--max-semi-space-size=4', skiffBin, 'server', '--data-dir', dataDir, '--port', String(port), '--bind', '127.0.0.1', '--disable-agent', ...args], {
     env: { ...process.env, SKIFF_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
