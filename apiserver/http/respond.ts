@@ -14,6 +14,30 @@ export function warningHeader(text: string): string {
   return `299 - "${safe}"`;
 }
 
+/**
+ * Clients refuse oversized headers (Go and Node stop at a few KiB to 16 KiB): keep the warnings
+ * short, like Kubernetes, which truncates them to 4 KiB in all.
+ */
+const MAX_WARNING_LENGTH = 256;
+const MAX_WARNING_BYTES = 4096;
+
+/** Warning header values, each from at most 256 characters of text, at most 4 KiB in all. */
+export function warningHeaders(warnings: string[]): string[] {
+  const out: string[] = [];
+  let total = 0;
+  for (let i = 0; i < warnings.length; i++) {
+    const w = warnings[i]!;
+    const h = warningHeader(w.length > MAX_WARNING_LENGTH ? w.slice(0, MAX_WARNING_LENGTH) + '...' : w);
+    if (total + h.length > MAX_WARNING_BYTES) {
+      out.push(warningHeader(`${warnings.length - i} more warnings not shown`));
+      break;
+    }
+    total += h.length;
+    out.push(h);
+  }
+  return out;
+}
+
 export interface SendOptions {
   warnings?: string[];
   contentType?: string;
@@ -30,7 +54,7 @@ export function send(res: ServerResponse, code: number, body: string | Buffer, o
     return;
   }
   const headers: Record<string, string | string[]> = { 'Content-Type': opts.contentType ?? 'application/json', 'Cache-Control': 'no-cache, private', ...opts.headers };
-  if (opts.warnings?.length) headers['Warning'] = opts.warnings.map(warningHeader);
+  if (opts.warnings?.length) headers['Warning'] = warningHeaders(opts.warnings);
   let payload: string | Buffer = body;
   if (opts.gzip && Buffer.byteLength(body) >= GZIP_MIN) {
     payload = gzipSync(body, { level: 1 });
