@@ -12,10 +12,11 @@ import { WorkQueue } from '../../pkg/client/workqueue.js';
 import type { EventRecorder } from '../../pkg/client/events.js';
 import { selectorFromLabelSelector } from '../../pkg/api/labels.js';
 import { Expectations } from './expectations.js';
-import { CONTROLLER_REVISION_HASH, KINDS, controllerOf, isControlledBy, podFromTemplate, stableEqual, type Json } from './pod-util.js';
+import { CONTROLLER_REVISION_HASH, KINDS, isControlledBy, podFromTemplate, stableEqual, type Json } from './pod-util.js';
 import { pinToNode, withDaemonTolerations } from './node-eligibility.js';
 import { planDaemonSet } from './daemonset-plan.js';
 import { SchedulerPresence } from './scheduler-presence.js';
+import { ownedPodHandlers } from './owned-pods.js';
 
 class DaemonSetController implements Controller {
   readonly name = 'daemonset-controller';
@@ -42,10 +43,6 @@ class DaemonSetController implements Controller {
     for (const ds of this.daemonsets.list()) this.enqueue(keyOf(ds));
   }
 
-  private ownerKey(pod: KObject): string | undefined {
-    const ref = controllerOf(pod);
-    return ref?.kind === 'DaemonSet' ? `${pod.metadata.namespace}/${ref.name}` : undefined;
-  }
 
   setup(): void {
     this.daemonsets = this.ctx.informers.informer(R.daemonsets);
@@ -56,25 +53,7 @@ class DaemonSetController implements Controller {
       update: (_o, d) => this.enqueue(keyOf(d)),
       delete: (d) => this.expectations.forget(keyOf(d)),
     });
-    this.pods.on({
-      add: (p) => {
-        const k = this.ownerKey(p);
-        if (!k) return;
-        this.expectations.creationObserved(k);
-        this.enqueue(k);
-      },
-      update: (o, p) => {
-        const k = this.ownerKey(p);
-        if (k && p.metadata.deletionTimestamp && !o.metadata.deletionTimestamp) this.expectations.deletionObserved(k, p.metadata.uid!);
-        this.enqueue(k);
-      },
-      delete: (p) => {
-        const k = this.ownerKey(p);
-        if (!k) return;
-        this.expectations.deletionObserved(k, p.metadata.uid!);
-        this.enqueue(k);
-      },
-    });
+    this.pods.on(ownedPodHandlers('DaemonSet', this.expectations, (k) => this.enqueue(k)));
     this.nodes.on({
       add: () => this.enqueueAll(),
       delete: () => this.enqueueAll(),

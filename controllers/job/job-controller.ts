@@ -12,8 +12,9 @@ import { WorkQueue } from '../../pkg/client/workqueue.js';
 import type { EventRecorder } from '../../pkg/client/events.js';
 import { selectorFromLabelSelector } from '../../pkg/api/labels.js';
 import { Expectations } from '../daemonset/expectations.js';
-import { KINDS, controllerOf, isControlledBy, podFromTemplate, stableEqual, type Json } from '../daemonset/pod-util.js';
+import { KINDS, isControlledBy, podFromTemplate, stableEqual, type Json } from '../daemonset/pod-util.js';
 import { COMPLETION_INDEX, finishedAt, isFinished, planJob } from './job-plan.js';
+import { ownedPodHandlers } from '../daemonset/owned-pods.js';
 
 const CONTROLLER_UID = 'batch.kubernetes.io/controller-uid';
 const JOB_NAME = 'batch.kubernetes.io/job-name';
@@ -47,10 +48,6 @@ class JobController implements Controller {
     if (key && this.running) this.queue.add(key);
   }
 
-  private ownerKey(pod: KObject): string | undefined {
-    const ref = controllerOf(pod);
-    return ref?.kind === 'Job' ? `${pod.metadata.namespace}/${ref.name}` : undefined;
-  }
 
   setup(): void {
     this.jobs = this.ctx.informers.informer(R.jobs);
@@ -60,27 +57,7 @@ class JobController implements Controller {
       update: (_o, j) => this.enqueue(keyOf(j)),
       delete: (j) => this.expectations.forget(keyOf(j)),
     });
-    this.pods.on({
-      add: (p) => {
-        const k = this.ownerKey(p);
-        if (!k) return;
-        this.expectations.creationObserved(k);
-        this.enqueue(k);
-      },
-      update: (o, p) => {
-        const k = this.ownerKey(p);
-        if (k && p.metadata.deletionTimestamp && !o.metadata.deletionTimestamp) this.expectations.deletionObserved(k, p.metadata.uid!);
-        this.enqueue(k);
-        const ok = this.ownerKey(o);
-        if (ok !== k) this.enqueue(ok);
-      },
-      delete: (p) => {
-        const k = this.ownerKey(p);
-        if (!k) return;
-        this.expectations.deletionObserved(k, p.metadata.uid!);
-        this.enqueue(k);
-      },
-    });
+    this.pods.on(ownedPodHandlers('Job', this.expectations, (k) => this.enqueue(k)));
   }
 
   run(): void {

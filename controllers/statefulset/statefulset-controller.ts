@@ -13,8 +13,9 @@ import { WorkQueue } from '../../pkg/client/workqueue.js';
 import type { EventRecorder } from '../../pkg/client/events.js';
 import { selectorFromLabelSelector } from '../../pkg/api/labels.js';
 import { Expectations } from '../daemonset/expectations.js';
-import { CONTROLLER_REVISION_HASH, KINDS, controllerOf, controllerRef, isControlledBy, podFromTemplate, stableEqual, type Json } from '../daemonset/pod-util.js';
+import { CONTROLLER_REVISION_HASH, KINDS, controllerRef, isControlledBy, podFromTemplate, stableEqual, type Json } from '../daemonset/pod-util.js';
 import { planStatefulSet } from './statefulset-plan.js';
+import { ownedPodHandlers } from '../daemonset/owned-pods.js';
 
 const PVCS = { group: '', version: 'v1', resource: 'persistentvolumeclaims' };
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
@@ -38,10 +39,6 @@ class StatefulSetController implements Controller {
     if (key && this.running) this.queue.add(key);
   }
 
-  private ownerKey(pod: KObject): string | undefined {
-    const ref = controllerOf(pod);
-    return ref?.kind === 'StatefulSet' ? `${pod.metadata.namespace}/${ref.name}` : undefined;
-  }
 
   setup(): void {
     this.sets = this.ctx.informers.informer(R.statefulsets);
@@ -51,25 +48,7 @@ class StatefulSetController implements Controller {
       update: (_o, s) => this.enqueue(keyOf(s)),
       delete: (s) => this.expectations.forget(keyOf(s)),
     });
-    this.pods.on({
-      add: (p) => {
-        const k = this.ownerKey(p);
-        if (!k) return;
-        this.expectations.creationObserved(k);
-        this.enqueue(k);
-      },
-      update: (o, p) => {
-        const k = this.ownerKey(p);
-        if (k && p.metadata.deletionTimestamp && !o.metadata.deletionTimestamp) this.expectations.deletionObserved(k, p.metadata.uid!);
-        this.enqueue(k);
-      },
-      delete: (p) => {
-        const k = this.ownerKey(p);
-        if (!k) return;
-        this.expectations.deletionObserved(k, p.metadata.uid!);
-        this.enqueue(k);
-      },
-    });
+    this.pods.on(ownedPodHandlers('StatefulSet', this.expectations, (k) => this.enqueue(k)));
   }
 
   run(): void {
