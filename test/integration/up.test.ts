@@ -148,8 +148,13 @@ test.serial('skiff server -f DIR --watch uses the same engine', async (t) => {
     await waitFor('applied at start', 10_000, async () => !!(await get(c, '/api/v1/namespaces/default/configmaps/one')));
     writeFileSync(join(dir, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\ndata: {a: "1"}\n');
     await waitFor('renamed object applied and the old one pruned', 2_000, async () => !!(await get(c, '/api/v1/namespaces/default/configmaps/two')) && !(await get(c, '/api/v1/namespaces/default/configmaps/one')));
-    const inv = await get(c, '/api/v1/namespaces/kube-system/configmaps/skiff-apply-inventory');
-    t.deepEqual(JSON.parse(inv!.data.inventory), [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'two', namespace: 'default' }]);
+    // The inventory is recorded once the prune is done: wait for it rather than race it.
+    const want = JSON.stringify([{ apiVersion: 'v1', kind: 'ConfigMap', name: 'two', namespace: 'default' }]);
+    await waitFor('the inventory to name only the new object', 5_000, async () => {
+      const inv = await get(c, '/api/v1/namespaces/kube-system/configmaps/skiff-apply-inventory');
+      return !!inv && JSON.stringify(JSON.parse(inv.data.inventory)) === want;
+    });
+    t.pass();
   } finally {
     c.close();
     await srv.stop();
