@@ -105,11 +105,17 @@ function encodeManagers(managers: Map<string, Manager>): ManagedFieldsEntry[] {
   return out;
 }
 
+/**
+ * The object as seen without its managedFields. Only the top level and metadata are copied: the
+ * callers read the result (comparisons, field sets) or deep-copy what they merge into, so a full
+ * deep copy here was a measured hot spot for nothing.
+ */
 function withoutManagedFields(obj: JsonObject): JsonObject {
-  const out = clone(obj);
-  const meta = get(out, 'metadata');
-  if (isObject(meta)) del(meta, 'managedFields');
-  return out;
+  const meta = get(obj, 'metadata');
+  if (!isObject(meta) || !has(meta, 'managedFields')) return obj;
+  const m: JsonObject = { ...meta };
+  del(m, 'managedFields');
+  return { ...obj, metadata: m };
 }
 
 // ---- Update --------------------------------------------------------------------------------

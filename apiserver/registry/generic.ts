@@ -81,8 +81,9 @@ interface ContinueToken {
 
 const MAX_CAS_RETRIES = 20;
 
+/** Deep copy of API data (plain JSON): a JSON round trip is several times faster than structuredClone. */
 function clone<T>(v: T): T {
-  return structuredClone(v);
+  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -382,7 +383,8 @@ export class ResourceRegistry {
       const cur = this.cache.get(key);
       if (!cur) throw this.notFound(name);
       const old = cur.obj;
-      let next = mutate(clone(old));
+      // The cached serialization is a ready-made private copy.
+      let next = mutate(JSON.parse(cur.json) as KObject);
       const pinnedRv = opts.pinned?.(next);
       if (pinnedRv && pinnedRv !== old.metadata.resourceVersion) {
         throw errors.conflict(this.info.plural, this.info.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
@@ -588,7 +590,7 @@ export class ResourceRegistry {
           `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`,
         );
       }
-      const next = clone(obj);
+      const next = JSON.parse(cur.json) as KObject;
       const pending = this.planDeletion(ctx, next, options);
       if (ctx.dryRun) return { obj: next, json: JSON.stringify(next), deleted: !pending };
       try {
