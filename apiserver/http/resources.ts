@@ -182,12 +182,12 @@ export class ResourceHandler {
       }
     }
 
-    if (sub === 'scale') return this.scale(req, res, reg, ns, name, q, user, fmt);
+    if (sub === 'scale') return this.scale(req, res, reg, ns, name, q, user);
     if (sub === 'binding') {
       if (method !== 'POST') throw errors.methodNotAllowed('binding only accepts POST');
       const ctx = requestContext(req, user, q);
       const body = decodeBody(await readBody(req), req.headers['content-type']);
-      return this.bind(res, ctx, reg, ns, name, body, fmt, gzip);
+      return this.bind(res, ctx, reg, ns, name, body, gzip);
     }
     if (sub === 'eviction') {
       if (method !== 'POST') throw errors.methodNotAllowed('eviction only accepts POST');
@@ -302,7 +302,7 @@ export class ResourceHandler {
     };
   }
 
-  private async scale(req: IncomingMessage, res: ServerResponse, reg: ResourceRegistry, ns: string | undefined, name: string, q: URLSearchParams, user: UserInfo, fmt: Format): Promise<void> {
+  private async scale(req: IncomingMessage, res: ServerResponse, reg: ResourceRegistry, ns: string | undefined, name: string, q: URLSearchParams, user: UserInfo): Promise<void> {
     const method = req.method;
     if (method === 'GET') {
       sendJson(res, 200, this.scaleOf(reg, reg.get(ns, name).obj));
@@ -334,13 +334,12 @@ export class ResourceHandler {
       setPath(cur, reg.strategy.scale?.specReplicasPath ?? '.spec.replicas', desired(cur));
       return cur;
     }, pinned);
-    void fmt;
     sendJson(res, 200, this.scaleOf(reg, r.obj), { warnings: ctx.warnings });
   }
 
   // ---- binding -------------------------------------------------------------------------------
 
-  private async bind(res: ServerResponse, ctx: RequestContext, pods: ResourceRegistry, ns: string | undefined, name: string, body: unknown, fmt: Format, gzip: boolean): Promise<void> {
+  private async bind(res: ServerResponse, ctx: RequestContext, pods: ResourceRegistry, ns: string | undefined, name: string, body: unknown, gzip: boolean): Promise<void> {
     const b = body as { target?: { name?: unknown; kind?: unknown }; metadata?: { name?: string } } | null;
     const node = b?.target?.name;
     if (typeof node !== 'string' || node === '') {
@@ -362,7 +361,6 @@ export class ResourceHandler {
       pod.status = status;
       return pod;
     }, undefined, 'binding');
-    void fmt;
     send(res, 201, JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }), { gzip });
   }
 
@@ -373,7 +371,7 @@ export class ResourceHandler {
     const pods = this.env.registry('', 'v1', 'pods')!;
     const name = (body as { metadata?: { name?: unknown } } | null)?.metadata?.name;
     if (typeof name !== 'string' || !name) throw errors.invalid('Binding', '', '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value' }]);
-    return this.bind(res, ctx, pods, ns, name, body, { kind: 'json' }, false);
+    return this.bind(res, ctx, pods, ns, name, body, false);
   }
 }
 
