@@ -51,6 +51,7 @@ export async function runServer(v: FlagValues): Promise<void> {
     defaultUnreachableTolerationSeconds: Math.round(parseDurationMs(String(v['default-unreachable-toleration']), 'default-unreachable-toleration') / 1000),
     clusterCidr: String(v['cluster-cidr']),
     nodeCidrMaskSize: Number(v['node-cidr-mask-size']),
+    dataDir,
   };
   const files = v['file'] as string[];
   for (const f of files) if (!existsSync(f)) throw new UsageError(`-f ${f}: no such file or directory`);

@@ -3,7 +3,7 @@
 // source is fetched and the whole revision is validated, applied and pruned through the shared
 // engine (pkg/manifests/sync-engine.ts); between those, watches on every managed object bring
 // hand edits and deletions back within moments, comparing only the fields the manifests declare.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
@@ -102,7 +102,16 @@ export class SyncController implements Controller {
   }
 
   run(): void {
-    this.cacheDir = mkdtempSync(join(process.env.SKIFF_GITOPS_CACHE_DIR ?? tmpdir(), 'skiff-gitops-'));
+    // Inside the server's data dir when there is one, so that nothing is left in /tmp when the
+    // process is killed; a private temp dir otherwise (`skiff controller-manager` alone).
+    const dataDir = this.ctx.options.dataDir;
+    if (!process.env.SKIFF_GITOPS_CACHE_DIR && dataDir) {
+      this.cacheDir = join(dataDir, 'gitops-cache');
+      rmSync(this.cacheDir, { recursive: true, force: true });
+      mkdirSync(this.cacheDir, { recursive: true, mode: 0o700 });
+    } else {
+      this.cacheDir = mkdtempSync(join(process.env.SKIFF_GITOPS_CACHE_DIR ?? tmpdir(), 'skiff-gitops-'));
+    }
     this.cache = new GitCache(this.cacheDir);
     void this.syncs!.start();
   }
