@@ -71,7 +71,15 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const cacheDir = join(dataDir, 'kubectl-cache');
   mkdirSync(cacheDir, { recursive: true });
   const log: string[] = [];
-  let { proc, url, port } = await launch(dataDir, opts.port ?? 0, opts.args ?? [], opts.env ?? {}, log);
+  let launched;
+  try {
+    launched = await launch(dataDir, opts.port ?? 0, opts.args ?? [], opts.env ?? {}, log);
+  } catch (e) {
+    // A server that never came up leaves nothing behind either.
+    if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
+  let { proc, url, port } = launched;
   const kubeconfig = join(dataDir, 'kubeconfig');
   const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
   const server: TestServer = {
