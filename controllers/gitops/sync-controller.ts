@@ -102,6 +102,12 @@ export class SyncController implements Controller {
   }
 
   run(): void {
+    void this.syncs!.start();
+  }
+
+  /** The git cache, made on first use: a controller with no git Sync leaves no directory. */
+  private gitCache(): GitCache {
+    if (this.cache) return this.cache;
     // Inside the server's data dir when there is one, so that nothing is left in /tmp when the
     // process is killed; a private temp dir otherwise (`skiff controller-manager` alone).
     const dataDir = this.ctx.options.dataDir;
@@ -113,7 +119,7 @@ export class SyncController implements Controller {
       this.cacheDir = mkdtempSync(join(process.env.SKIFF_GITOPS_CACHE_DIR ?? tmpdir(), 'skiff-gitops-'));
     }
     this.cache = new GitCache(this.cacheDir);
-    void this.syncs!.start();
+    return this.cache;
   }
 
   stop(): void {
@@ -207,7 +213,7 @@ export class SyncController implements Controller {
     this.queue.addAfter(key, every);
     let artifact;
     try {
-      artifact = await fetchSource(sync, this.ctx.client, this.cache!);
+      artifact = await fetchSource(sync, this.ctx.client, this.gitCache());
     } catch (e) {
       const reason = e instanceof SourceError ? e.reason : 'ArtifactFailed';
       this.recorder.event(this.withKind(sync), 'Warning', reason, (e as Error).message);
