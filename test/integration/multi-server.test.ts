@@ -214,8 +214,12 @@ if (!natsServerAvailable()) {
     await nats.restart(0);
     await nats.restart(1);
     await writeRange(1000, 1100);
-    const final = await cb.request('GET', '/api/v1/namespaces/flood/configmaps');
-    const names = (final.json().items as { metadata: { name: string } }[]).map((i) => i.metadata.name).filter((n) => n !== 'during-outage');
+    // Server B follows the stream on its own; like above, let it catch up with A's last writes.
+    const names = await until('the other server to list all 1,100', 30_000, async () => {
+      const r = await cb.request('GET', '/api/v1/namespaces/flood/configmaps');
+      const got = r.status === 200 ? (r.json().items as { metadata: { name: string } }[]).map((i) => i.metadata.name).filter((n) => n !== 'during-outage') : [];
+      return got.length >= 1100 ? got : undefined;
+    });
     t.is(names.length, 1100);
     t.is(new Set(names).size, 1100);
     for (const name of acked.keys()) t.true(names.includes(name), name);
