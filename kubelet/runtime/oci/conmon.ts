@@ -73,6 +73,8 @@ export function launchConmon(o: ConmonOptions): Promise<number> {
     child = spawn(argv[0], argv.slice(1), {
       stdio: ['ignore', 'ignore', errFd, 'pipe'],
       env: { ...pathEnv(), _OCI_SYNCPIPE: '3' },
+      // conmon drops files (an `oom` marker) into its working directory: keep them in the bundle.
+      cwd: o.paths.bundle,
       detached: true,
     });
   } finally {
