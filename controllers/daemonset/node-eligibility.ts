@@ -4,19 +4,9 @@
 import type { KObject } from '../../pkg/api/types.js';
 import type { Json } from './pod-util.js';
 
-export interface Toleration {
-  key?: string;
-  operator?: string;
-  value?: string;
-  effect?: string;
-  tolerationSeconds?: number;
-}
+import { tolerates, type Taint, type Toleration } from '../../pkg/api/taints.js';
 
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-}
+export { tolerates, type Taint, type Toleration };
 
 /** Daemon pods run through node trouble (Kubernetes adds these to every DaemonSet pod). */
 export function daemonTolerations(podSpec: Json): Toleration[] {
@@ -37,14 +27,6 @@ export function withDaemonTolerations(podSpec: Json): Toleration[] {
   const own: Toleration[] = Array.isArray(podSpec.tolerations) ? podSpec.tolerations : [];
   const out = own.filter((t) => !daemonTolerations(podSpec).some((d) => d.key === t.key && d.effect === t.effect));
   return [...out, ...daemonTolerations(podSpec)];
-}
-
-export function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  if (!t.key && t.operator !== 'Exists') return false;
-  if (t.operator === 'Exists') return true;
-  return (t.value ?? '') === (taint.value ?? '');
 }
 
 interface Requirement {

@@ -1,31 +1,12 @@
 // Taints and tolerations as the node lifecycle controller needs them: which tolerations match a
 // taint and how long a pod may stay on a node with NoExecute taints.
 
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-  timeAdded?: string;
-}
+import { tolerates, type Taint, type Toleration } from '../../pkg/api/taints.js';
 
-export interface Toleration {
-  key?: string;
-  operator?: string;
-  value?: string;
-  effect?: string;
-  tolerationSeconds?: number;
-}
+export { tolerates, type Taint, type Toleration };
 
 export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';
 export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
-
-export function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (!t.key) return t.operator === 'Exists';
-  if (t.key !== taint.key) return false;
-  if (t.operator === 'Exists') return true;
-  return (t.value ?? '') === (taint.value ?? '');
-}
 
 /**
  * How long (s) a pod may stay despite the taint: Infinity when a matching toleration has no

@@ -3,14 +3,8 @@
 import { selectorFromLabelSelector, matchEverything, type LabelMatcher } from '../../pkg/api/labels.js';
 import type { NodeSelectorRequirement, NodeSelectorTerm, PodAffinityTerm, Taint, Toleration } from './types.js';
 
-export function toleratesTaint(tol: Toleration, taint: Taint): boolean {
-  if (tol.effect && tol.effect !== taint.effect) return false;
-  if (tol.key && tol.key !== taint.key) return false;
-  if (tol.operator === 'Exists') return true;
-  // An empty key is only valid with Exists; with Equal it matches nothing.
-  if (!tol.key) return false;
-  return (tol.value ?? '') === (taint.value ?? '');
-}
+export { tolerates as toleratesTaint } from '../../pkg/api/taints.js';
+import { tolerates as toleratesTaint } from '../../pkg/api/taints.js';
 
 export function toleratesAll(tols: Toleration[] | undefined, taint: Taint): boolean {
   if (!tols) return false;

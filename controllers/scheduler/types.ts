@@ -19,19 +19,8 @@ export interface Container {
   restartPolicy?: string;
 }
 
-export interface Toleration {
-  key?: string;
-  operator?: string;
-  value?: string;
-  effect?: string;
-  tolerationSeconds?: number;
-}
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-}
+import type { Taint, Toleration } from '../../pkg/api/taints.js';
+export type { Taint, Toleration };
 
 export interface NodeSelectorRequirement {
   key: string;
