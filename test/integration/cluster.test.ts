@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, skiffBin, type TestServer } from '../helpers/server.js';
+import { waitFor as waitForCondition } from '../helpers/wait.js';
 
 let srv: TestServer;
 let work: string;
@@ -33,19 +34,9 @@ async function stopSim(prefix: string, signal: NodeJS.Signals = 'SIGKILL'): Prom
   });
 }
 
-async function waitFor<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+// Polls every 200 ms.
+function waitFor<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
+  return waitForCondition(what, ms, fn, 200);
 }
 
 async function json(args: string[]): Promise<any> {

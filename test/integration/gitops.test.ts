@@ -12,6 +12,7 @@ import { RestClient } from '../../pkg/client/rest.js';
 import { ControllerManager } from '../../controllers/manager.js';
 import { controllerFactories } from '../../controllers/index.js';
 import { Scheduler } from '../../controllers/scheduler/index.js';
+import { waitFor as waitForCondition } from '../helpers/wait.js';
 
 let srv: TestServer;
 let client: RestClient;
@@ -20,19 +21,9 @@ let work: string;
 let sim: ChildProcess | undefined;
 let scheduler: ControllerManager | undefined;
 
-async function waitFor<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+// Polls every 100 ms.
+function waitFor<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
+  return waitForCondition(what, ms, fn, 100);
 }
 
 /** Asserts a condition stays true for a while (for what must not happen). */

@@ -10,23 +10,14 @@ import { pathToFileURL } from 'node:url';
 import { repoRoot, skiffBin, startServer } from '../helpers/server.js';
 import { RestClient, isNotFound } from '../../pkg/client/rest.js';
 import type { KObject } from '../../pkg/api/types.js';
+import { waitFor as waitForCondition } from '../helpers/wait.js';
 
 const work = mkdtempSync(join(tmpdir(), 'skiff-up-it-'));
 test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
-async function waitFor<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+// Polls every 20 ms.
+function waitFor<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>): Promise<T> {
+  return waitForCondition(what, ms, fn, 20);
 }
 
 function deployment(replicas: number): string {
