@@ -16,6 +16,8 @@ import { defaultTable, tableJson, type IncludeObject } from '../table.js';
 import type { ResourcePath } from './path.js';
 import { labelSelectorToString } from '../../pkg/api/labels.js';
 import { jsonPathValues } from '../../pkg/api/jsonpath.js';
+import { applyJsonPatch } from '../patch/json-patch.js';
+import { applyMergePatch } from '../patch/merge-patch.js';
 
 export interface ResourceEnv {
   cache: WatchCache;
@@ -322,8 +324,6 @@ export class ResourceHandler {
       const type = PATCH_TYPES[mediaType(req.headers['content-type'])];
       if (!type || type === 'apply') throw errors.unsupportedMediaType(mediaType(req.headers['content-type']));
       const patch = decodeBody(raw, 'application/json');
-      const { applyJsonPatch } = await import('../patch/json-patch.js');
-      const { applyMergePatch } = await import('../patch/merge-patch.js');
       desired = (cur) => {
         const scale = this.scaleOf(reg, cur);
         const out = (type === 'json' ? applyJsonPatch(scale, patch) : applyMergePatch(scale, patch)) as { spec?: { replicas?: unknown } };

@@ -40,19 +40,13 @@ export class GarbageCollector {
   start(): void {
     for (const c of this.api.cache.list('/registry/')) this.index(undefined, c.obj, c.key);
     // Walk every resource once: owners may have vanished while we were down.
-    for (const key of this.allKeys()) this.queue.add(key);
+    for (const key of this.byUid.values()) this.queue.add(key);
     this.unsubscribe = this.api.cache.subscribe((ev) => this.onEvent(ev));
   }
 
   stop(): void {
     this.unsubscribe?.();
     this.queue.shutdown();
-  }
-
-  private allKeys(): string[] {
-    const out: string[] = [];
-    for (const uid of this.byUid.keys()) out.push(this.byUid.get(uid)!);
-    return out;
   }
 
   private index(prev: KObject | undefined, cur: KObject | undefined, key: string): void {
