@@ -14,6 +14,8 @@ import { errors, StatusError } from './status.js';
 import { send, sendError, sendJson } from './http/respond.js';
 import { parseResourcePath } from './http/path.js';
 import { ResourceHandler } from './http/resources.js';
+import { NODE_SUBRESOURCES, NodeProxy, rejectUpgrade } from './http/node-proxy.js';
+import type { Duplex } from 'node:stream';
 import { defaultWatchSettings, type WatchSettings } from './http/watch.js';
 import {
   aggregatedDiscovery,
@@ -87,6 +89,7 @@ export class APIServer {
   private readonly gc: GarbageCollector;
   private readonly nsController: NamespaceController;
   private readonly join: JoinService;
+  private readonly nodeProxy: NodeProxy;
 
   constructor(private readonly opts: APIServerOptions) {
     this.cache = new WatchCache(opts.store, opts.watchCacheSize);
@@ -115,6 +118,7 @@ export class APIServer {
     this.registries.get('/v1/services')!.beforeCreate = (svc) => services.allocate(svc);
     this.gc = new GarbageCollector(internal);
     this.nsController = new NamespaceController(internal);
+    this.nodeProxy = new NodeProxy({ cache: this.cache, clientCert: opts.pki.kubeletClientCert, clientKey: opts.pki.kubeletClientKey });
     this.join = new JoinService({ cache: this.cache, secrets: this.registries.get('/v1/secrets')!, caCert: opts.pki.caCert, joinSecret: opts.nodeJoinSecret });
   }
 
@@ -168,6 +172,16 @@ export class APIServer {
         this.log.error({ err }, 'request failed');
         sendError(res, err);
       });
+    });
+    // Only pod exec/attach/portforward (and log) are served as upgrades; see serveUpgrade.
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => undefined);
+      try {
+        this.serveUpgrade(req, socket, head);
+      } catch (err) {
+        if (!(err instanceof StatusError)) this.log.error({ err }, 'upgrade failed');
+        rejectUpgrade(socket, err);
+      }
     });
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 70_000;
@@ -253,6 +267,22 @@ export class APIServer {
     }
   }
 
+  /** The pod path of a node-served subresource (log, exec, attach, portforward), if that is what p is. */
+  private nodeSubresource(path: string): { namespace: string; name: string; sub: string } | undefined {
+    const rp = parseResourcePath(path, (g, v, p) => this.registries.get(`${g}/${v}/${p}`)?.info.namespaced);
+    if (!rp || rp.group !== '' || rp.version !== 'v1' || rp.resource !== 'pods' || rp.watchPath || rp.rest.length) return undefined;
+    if (!rp.namespace || !rp.name || !rp.subresource || !NODE_SUBRESOURCES.has(rp.subresource)) return undefined;
+    return { namespace: rp.namespace, name: rp.name, sub: rp.subresource };
+  }
+
+  private serveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'https://skiff');
+    if (!this.authenticate(req)) throw errors.unauthorized();
+    const target = this.nodeSubresource(url.pathname.replace(/\/+$/, ''));
+    if (!target) throw errors.badRequest(`${url.pathname} cannot be upgraded to ${String(req.headers['upgrade'] ?? '')}; only pods/exec, pods/attach and pods/portforward can`);
+    this.nodeProxy.upgrade(req, socket, head, target.namespace, target.name, target.sub, url.searchParams);
+  }
+
   private discovery(key: string, make: () => string | undefined): string | undefined {
     let v = this.discoveryCache.get(key);
     if (v === undefined) {
@@ -317,6 +347,11 @@ export class APIServer {
     if (rp.group === '' && rp.version === 'v1' && rp.resource === 'bindings' && rp.namespace && !rp.name) {
       // The legacy bindings collection: POST a Binding named after the pod.
       await this.handler.bindingCollection(req, res, rp.namespace, q, user);
+      return;
+    }
+    const nodeSub = this.nodeSubresource(path);
+    if (nodeSub) {
+      await this.nodeProxy.serve(req, res, nodeSub.namespace, nodeSub.name, nodeSub.sub, q);
       return;
     }
     const reg = this.registries.get(`${rp.group}/${rp.version}/${rp.resource}`);

@@ -1,6 +1,6 @@
-// `skiff agent`: one node agent against a server. Only the simulated runtime is in this build;
-// `--runtime crun` answers that it is not available yet. The shared flags and their parsing are
-// exported for `skiff simulate`.
+// `skiff agent`: one node agent against a server, running real containers (conmon + crun or runc)
+// or, with --runtime simulated, pretending to. The shared flags and their parsing are exported for
+// `skiff simulate` and `skiff server`.
 import { cpus, hostname, networkInterfaces, totalmem } from 'node:os';
 import { readFileSync, existsSync } from 'node:fs';
 import { RestClient } from '../pkg/client/rest.js';
@@ -10,8 +10,7 @@ import { NodeAgent } from '../kubelet/agent.js';
 import { AgentHost } from '../kubelet/agent-host.js';
 import { StatusManager } from '../kubelet/status-manager.js';
 import { SimulatedProber } from '../kubelet/prober/simulated.js';
-import { createRuntime } from '../kubelet/runtime/select.js';
-import { RuntimeNotAvailableError } from '../kubelet/runtime/runtime.js';
+import { SimulatedRuntime } from '../kubelet/runtime/simulated.js';
 import { logger } from '../pkg/log/logger.js';
 import { isDns1123Subdomain } from '../pkg/api/validation.js';
 import { parseQuantity, QuantityError } from '../pkg/api/quantity.js';
@@ -19,7 +18,10 @@ import type { FlagSpec, FlagValues } from './flags.js';
 import { UsageError } from './flags.js';
 import { parseDurationMs } from './duration.js';
 import type { AgentTiming } from '../kubelet/agent.js';
-import type { SimulatedRuntimeOptions } from '../kubelet/runtime/simulated.js';
+import { defaultSimulatedRuntimeOptions, type SimulatedRuntimeOptions } from '../kubelet/runtime/simulated.js';
+import { startRealNode } from '../kubelet/real-node.js';
+import type { NodeIdentity } from '../kubelet/node-object.js';
+import type { OciRuntimeName } from '../kubelet/runtime/oci/oci-binary.js';
 
 export const nodeShapeFlags = (cpu: string, memory: string): FlagSpec[] => [
   { name: 'cpu', type: 'string', default: cpu, help: 'CPU capacity the node reports' },
@@ -27,6 +29,14 @@ export const nodeShapeFlags = (cpu: string, memory: string): FlagSpec[] => [
   { name: 'max-pods', type: 'int', default: 110, help: 'pods the node accepts' },
   { name: 'ephemeral-storage', type: 'string', default: '100Gi', help: 'ephemeral-storage capacity the node reports' },
   { name: 'labels', type: 'list', default: [], help: 'extra node labels k=v,k2=v2 (repeatable)' },
+];
+
+/** Flags of a node that runs real containers (skiff agent, skiff server). */
+export const realNodeFlags: FlagSpec[] = [
+  { name: 'kubelet-port', type: 'int', default: 10250, help: 'port of the node server (logs, exec, port-forward; only the API server may call it)' },
+  { name: 'cluster-dns', type: 'list', default: [], help: "nameserver(s) pods with dnsPolicy ClusterFirst get (default: the host's resolv.conf)" },
+  { name: 'insecure-registry', type: 'list', default: [], help: 'registry host[:port] pulled over plain HTTP (loopback always is)' },
+  { name: 'bridge', type: 'string', default: 'skiff0', help: 'bridge device of the pod network' },
 ];
 
 export const timingFlags: FlagSpec[] = [
@@ -72,7 +82,8 @@ export function timingFrom(v: FlagValues): { timing: AgentTiming; sim: Simulated
       nodeStatusIntervalMs: statusEvery,
       restartBackoffMs: ms('restart-backoff'),
     },
-    sim: { startDelayMs: ms('sim-start-delay'), stopDelayMs: ms('sim-stop-delay') },
+    // skiff server has no simulated runtime and so no sim-* flags.
+    sim: v['sim-start-delay'] === undefined ? defaultSimulatedRuntimeOptions : { startDelayMs: ms('sim-start-delay'), stopDelayMs: ms('sim-stop-delay') },
   };
 }
 
@@ -99,7 +110,8 @@ export const agentFlags: FlagSpec[] = [
   { name: 'node-name', type: 'string', help: 'name of the Node (default: the host name)' },
   { name: 'node-ip', type: 'string', help: 'InternalIP the node reports (default: first non-loopback IPv4)' },
   { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'the node credential (agent/kubeconfig), images and container state' },
-  { name: 'runtime', type: 'string', default: 'crun', choices: ['crun', 'simulated'], help: 'container runtime (only simulated is in this build)' },
+  { name: 'runtime', type: 'string', default: 'crun', choices: ['crun', 'runc', 'simulated'], help: 'container runtime: crun or runc under conmon, or simulated (no processes)' },
+  ...realNodeFlags,
   ...nodeShapeFlags(String(cpus().length), `${Math.floor(totalmem() / 1024)}Ki`),
   ...timingFlags,
 ];
@@ -141,28 +153,13 @@ export function stopOnSignals(host: AgentHost, client: RestClient, statusManager
 
 export async function runAgent(v: FlagValues): Promise<void> {
   const { timing, sim } = timingFrom(v);
-  let runtime;
-  try {
-    runtime = createRuntime(String(v['runtime']), sim);
-  } catch (e) {
-    if (e instanceof RuntimeNotAvailableError) throw new UsageError(`agent: ${e.message}`);
-    throw e;
-  }
+  if (String(v['runtime']) !== 'simulated') return runRealAgent(v, timing);
+  const runtime = new SimulatedRuntime(sim);
   const name = validNodeName(String(v['node-name'] ?? hostname().toLowerCase()), '--node-name');
   const client = await clientFromFlags(v, name, `skiff-agent/${name}`);
   const statusManager = new StatusManager(client, 4);
   const agent = new NodeAgent(
-    {
-      name,
-      address: String(v['node-ip'] ?? firstIPv4()),
-      cpu: quantityFlag(v, 'cpu'),
-      memory: quantityFlag(v, 'memory'),
-      ephemeralStorage: quantityFlag(v, 'ephemeral-storage'),
-      maxPods: Number(v['max-pods']),
-      labels: parseLabels((v['labels'] as string[]) ?? []),
-      runtimeVersion: runtime.version,
-      osImage: osImage(),
-    },
+    { ...identityFrom(v, name), runtimeVersion: runtime.version },
     { client, runtime, prober: new SimulatedProber(), statusManager },
     timing,
   );
@@ -171,6 +168,56 @@ export async function runAgent(v: FlagValues): Promise<void> {
   await host.start();
   logger('agent').info({ node: name, runtime: String(v['runtime']) }, 'node agent running');
   process.stdout.write(`skiff: node ${name} registered (runtime ${String(v['runtime'])})\n`);
+}
+
+/** `skiff agent` with real containers. */
+async function runRealAgent(v: FlagValues, timing: AgentTiming): Promise<void> {
+  const name = validNodeName(String(v['node-name'] ?? hostname().toLowerCase()), '--node-name');
+  const client = await clientFromFlags(v, name, `skiff-agent/${name}`);
+  const ca = client.config.ca;
+  if (!ca) throw new UsageError('agent: the kubeconfig names no certificate authority; the node server needs it to check the API server');
+  let node;
+  try {
+    node = await startRealNode({
+      client,
+      caCert: String(ca),
+      dataDir: resolve(String(v['data-dir'])),
+      runtime: String(v['runtime']) as OciRuntimeName,
+      identity: identityFrom(v, name),
+      timing,
+      kubeletPort: Number(v['kubelet-port']),
+      clusterDNS: v['cluster-dns'] as string[],
+      insecureRegistries: v['insecure-registry'] as string[],
+      bridge: String(v['bridge']),
+    });
+  } catch (e) {
+    client.close();
+    throw e;
+  }
+  const stop = () => {
+    void node.stop().finally(() => {
+      client.close();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  logger('agent').info({ node: name, runtime: node.runtime.version, kubeletPort: node.kubeletPort }, 'node agent running');
+  process.stdout.write(`skiff: node ${name} registered (runtime ${node.runtime.version}, node server on :${node.kubeletPort})\n`);
+}
+
+/** The Node's identity from the shape flags. */
+export function identityFrom(v: FlagValues, name: string): Omit<NodeIdentity, 'runtimeVersion' | 'kubeletPort'> {
+  return {
+    name,
+    address: String(v['node-ip'] ?? firstIPv4()),
+    cpu: quantityFlag(v, 'cpu'),
+    memory: quantityFlag(v, 'memory'),
+    ephemeralStorage: quantityFlag(v, 'ephemeral-storage'),
+    maxPods: Number(v['max-pods']),
+    labels: parseLabels((v['labels'] as string[]) ?? []),
+    osImage: osImage(),
+  };
 }
 
 export { osImage };

@@ -1,13 +1,15 @@
-// `skiff images import PATH | list | rm REF...`: the node's image store (kubelet/images) from the
+// `skiff images import PATH | pull REF | list | rm REF...`: the node's image store (kubelet/images) from the
 // command line, working on the same DIR/images the agent uses (the store locks across processes).
 import { join, resolve } from 'node:path';
-import { ImageStore, importPath, familiarName, type ImageRecord } from '../kubelet/images/index.js';
+import { ImageStore, importPath, familiarName, pullImage, parseReference, type ImageRecord, type PullProgress, type RegistryAuth } from '../kubelet/images/index.js';
 import { UsageError, type FlagSpec, type FlagValues } from './flags.js';
 
 export const imagesFlags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: "the agent's data dir (the store is DIR/images)" },
   { name: 'name', type: 'string', help: 'import: a reference for an image the source leaves unnamed (or the repository for a bare tag)' },
-  { name: 'quiet', short: 'q', type: 'boolean', default: false, help: 'list: print image IDs only' },
+  { name: 'quiet', short: 'q', type: 'boolean', default: false, help: 'list: print image IDs only; pull: no progress' },
+  { name: 'insecure-registry', type: 'list', default: [], help: 'pull: a registry (host[:port]) that may be reached over plain HTTP; repeatable (loopback registries always may)' },
+  { name: 'creds', type: 'string', help: 'pull: USER:PASSWORD for the registry of REF' },
 ];
 
 const USAGE = 'images: give a subcommand: skiff images import PATH | list | rm REF... | pull REF';
@@ -44,7 +46,6 @@ function table(images: ImageRecord[]): string {
 export async function runImages(values: FlagValues, positional: string[]): Promise<void> {
   const [sub, ...args] = positional;
   if (!sub) throw new UsageError(USAGE);
-  if (sub === 'pull') throw new UsageError('images pull: not available in this build yet (registry pulls come with the image store\'s next part)');
   const store = await ImageStore.open(join(resolve(String(values['data-dir'] ?? '/var/lib/skiff')), 'images'));
   switch (sub) {
     case 'import': {
@@ -56,6 +57,31 @@ export async function runImages(values: FlagValues, positional: string[]): Promi
         process.stdout.write(`imported ${names} (${shortId(img)}, ${img.manifestDigest})\n`);
       }
       process.stderr.write(`${r.progress.layersUnpacked} layer(s) unpacked, ${r.progress.layersReused} already present, ${Date.now() - t0} ms\n`);
+      return;
+    }
+    case 'pull': {
+      if (args.length !== 1) throw new UsageError('images pull: give one image reference');
+      const ref = args[0]!;
+      const auth: RegistryAuth[] = [];
+      const creds = values['creds'] ? String(values['creds']) : '';
+      if (creds) {
+        const colon = creds.indexOf(':');
+        if (colon <= 0) throw new UsageError('images pull: --creds must be USER:PASSWORD');
+        auth.push({ registry: parseReference(ref).domain, username: creds.slice(0, colon), password: creds.slice(colon + 1) });
+      }
+      const quiet = Boolean(values['quiet']);
+      let last = '';
+      const onProgress = (p: PullProgress) => {
+        const line = p.phase === 'downloading' ? `downloading ${p.layersDownloaded}/${p.layers - p.layersSkipped} layer(s), ${p.layersSkipped} already present` : p.phase === 'storing' ? 'unpacking' : '';
+        if (!quiet && line && line !== last) process.stderr.write(line + '\n');
+        last = line;
+      };
+      const t0 = Date.now();
+      const img = await pullImage(store, ref, { auth, insecureRegistries: (values['insecure-registry'] as string[] | undefined) ?? [], onProgress });
+      const names = img.names.map(familiarName).join(', ') || familiarName(img.repoDigests?.[0] ?? ref);
+      process.stdout.write(`pulled ${names} (${shortId(img)}, ${img.manifestDigest})\n`);
+      for (const d of img.repoDigests ?? []) process.stdout.write(`Digest: ${d}\n`);
+      if (!quiet) process.stderr.write(`${Date.now() - t0} ms\n`);
       return;
     }
     case 'list':

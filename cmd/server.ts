@@ -16,6 +16,10 @@ import { Worker } from 'node:worker_threads';
 import type { ControlPlaneWorkerData } from './control-plane-worker.js';
 import { RestClient } from '../pkg/client/rest.js';
 import type { Strategy } from '../controllers/scheduler/index.js';
+import { cpus, hostname, totalmem } from 'node:os';
+import { identityFrom, nodeShapeFlags, realNodeFlags, timingFlags, timingFrom, validNodeName } from './agent.js';
+import { startRealNode, type RealNode } from '../kubelet/real-node.js';
+import type { OciRuntimeName } from '../kubelet/runtime/oci/oci-binary.js';
 
 export const serverFlags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'where state, certificates and tokens live' },
@@ -31,7 +35,12 @@ export const serverFlags: FlagSpec[] = [
   { name: 'nats-tls-key', type: 'string', help: 'client key for NATS mutual TLS' },
   { name: 'disable-agent', type: 'boolean', default: false, help: 'run the control plane only' },
   { name: 'disable-controllers', type: 'boolean', default: false, help: 'run neither the controller manager nor the scheduler in this process (run them with `skiff controller-manager` / `skiff scheduler`)' },
-  { name: 'node-name', type: 'string', help: 'name of this node when the agent runs' },
+  { name: 'node-name', type: 'string', help: 'name of this node when the agent runs (default: the host name)' },
+  { name: 'node-ip', type: 'string', help: 'InternalIP of this node (default: first non-loopback IPv4)' },
+  { name: 'runtime', type: 'string', default: 'crun', choices: ['crun', 'runc'], help: 'OCI runtime of the node agent (under conmon)' },
+  ...realNodeFlags,
+  ...nodeShapeFlags(String(cpus().length), `${Math.floor(totalmem() / 1024)}Ki`),
+  ...timingFlags.filter((f) => !f.name.startsWith('sim-')),
   { name: 'file', short: 'f', type: 'list', default: [], help: 'manifest file or folder to apply at start (repeatable)' },
   { name: 'watch', type: 'boolean', default: false, help: 're-apply -f paths when they change' },
   { name: 'scheduler-strategy', type: 'string', default: 'spread', choices: ['spread', 'binpack', 'random'], help: 'pod placement strategy' },
@@ -53,6 +62,8 @@ export async function runServer(v: FlagValues): Promise<void> {
     nodeCidrMaskSize: Number(v['node-cidr-mask-size']),
     dataDir,
   };
+  const agentName = v['disable-agent'] ? undefined : validNodeName(String(v['node-name'] ?? hostname().toLowerCase()), '--node-name');
+  const agentTiming = agentName ? timingFrom(v).timing : undefined;
   const files = v['file'] as string[];
   for (const f of files) if (!existsSync(f)) throw new UsageError(`-f ${f}: no such file or directory`);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -86,7 +97,6 @@ export async function runServer(v: FlagValues): Promise<void> {
   const kubeconfig = writeKubeconfig(dataDir, server, pki.caCert, tokens.admin);
   // Never log credentials a storage URL may carry (nats://user:password@host).
   log.info({ server, dataDir, storage: String(v['storage']).replace(/\/\/[^@/]*@/g, '//***@') }, 'API server ready');
-  if (!v['disable-agent']) log.info('no node agent runs inside the server in this build (containers come with the crun runtime); join simulated nodes with `skiff agent --runtime simulated` or `skiff simulate`');
   // The controllers and the scheduler run on a worker thread (see control-plane-worker.ts).
   let worker: Worker | undefined;
   if (!v['disable-controllers']) {
@@ -104,6 +114,33 @@ export async function runServer(v: FlagValues): Promise<void> {
   // -f manifests are applied as a client too.
   const client = new RestClient({ server, ca: pki.caCert, token: tokens.admin, userAgent: 'skiff-apply' });
   process.stdout.write(`skiff: API server at ${server}\nskiff: admin kubeconfig written to ${kubeconfig}\n`);
+  // The node agent of this machine, in this process (kubelet's job; it talks to the API over HTTPS
+  // like any agent, so it behaves the same as `skiff agent` on another machine).
+  let node: RealNode | undefined;
+  let agentClient: RestClient | undefined;
+  if (agentName) {
+    agentClient = new RestClient({ server, ca: pki.caCert, token: tokens.admin, userAgent: `skiff-agent/${agentName}` });
+    try {
+      node = await startRealNode({
+        client: agentClient,
+        caCert: pki.caCert,
+        dataDir,
+        runtime: String(v['runtime']) as OciRuntimeName,
+        identity: identityFrom(v, agentName),
+        timing: agentTiming!,
+        kubeletPort: Number(v['kubelet-port']),
+        clusterCIDR: controllerOptions.clusterCidr,
+        clusterDNS: v['cluster-dns'] as string[],
+        insecureRegistries: v['insecure-registry'] as string[],
+        bridge: String(v['bridge']),
+      });
+    } catch (e) {
+      await api.stop();
+      await store.close();
+      throw e;
+    }
+    process.stdout.write(`skiff: node ${agentName} running containers with ${node.runtime.version}\n`);
+  }
   let sync: ManifestSync | undefined;
   if (files.length) sync = await applyAtStart(client, files, Boolean(v['watch']));
 
@@ -113,6 +150,9 @@ export async function runServer(v: FlagValues): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping');
     await sync?.stop();
+    // Containers keep running (conmon holds them); a restarted server finds them again.
+    await node?.stop();
+    agentClient?.close();
     if (worker) {
       const w = worker;
       // Let the managers release their leases so a standby takes over at once.

@@ -59,6 +59,7 @@ export class AgentHost {
       },
     });
     await this.pods.start();
+    for (const a of this.agents) void a.podsSynced();
   }
 
   stop(): void {

@@ -14,6 +14,8 @@ import { PodWorker } from './pod-worker.js';
 import type { StatusManager } from './status-manager.js';
 import { newBootID, nodeConditions, nodeLabels, nodeObject, nodeStatus, reportsReady, type NodeIdentity } from './node-object.js';
 import type { Json } from './pod-status.js';
+import type { EventRecorder } from '../pkg/client/events.js';
+import type { SandboxRecord } from './runtime/runtime.js';
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
@@ -40,6 +42,8 @@ export interface AgentDeps {
   runtime: Runtime;
   prober: Prober;
   statusManager: StatusManager;
+  /** kubelet events (Pulled, Started, Killing, BackOff, Unhealthy, ...); none when absent */
+  events?: EventRecorder;
 }
 
 function microTime(d = new Date()): string {
@@ -59,6 +63,8 @@ export class NodeAgent {
   private statusInFlight = false;
   private stopped = false;
   private registered = false;
+  /** sandboxes the runtime had when the agent started, by pod uid, until their pods show up */
+  private recovered = new Map<string, SandboxRecord>();
   /** heartbeats sent (for benchmarks) */
   leaseRenewals = 0;
 
@@ -84,6 +90,7 @@ export class NodeAgent {
 
   /** Creates the Node, or takes over an existing one, and reports it Ready. */
   async register(): Promise<void> {
+    for (const s of (await this.deps.runtime.listPodSandboxes?.()) ?? []) this.recovered.set(s.uid, s);
     const status = nodeStatus(this.id, nodeConditions(true, this.conditionSince), this.bootID);
     let node: KObject;
     try {
@@ -193,6 +200,8 @@ export class NodeAgent {
     const cidr = (node.spec as { podCIDR?: string } | undefined)?.podCIDR;
     if (cidr && this.pool?.cidr !== cidr) {
       this.pool = new PodAddressPool(cidr);
+      // Addresses of pods that outlived a restart stay theirs.
+      for (const s of this.recovered.values()) this.pool.reserve(s.podIP, s.uid);
       for (const w of this.workers.values()) w.networkReady();
     }
     // The node lifecycle controller marked us Unknown while we were away: say Ready again now.
@@ -223,9 +232,34 @@ export class NodeAgent {
       confirmDeletion: (p) => this.confirmDeletion(p),
       restartBackoffMs: this.timing.restartBackoffMs,
       log: this.log,
+      podCIDR: () => this.pool?.cidr,
+      recoveredIP: this.recovered.get(pod.metadata.uid!)?.podIP,
+      event: this.deps.events ? (p, type, reason, message) => this.deps.events!.event(p, type, reason, message) : undefined,
     });
+    this.recovered.delete(pod.metadata.uid!);
     this.workers.set(key, w);
     w.start();
+  }
+
+  /**
+   * The pods of this node are all known now: sandboxes left from before a restart whose pods are
+   * gone from the API are stopped and removed.
+   */
+  async podsSynced(): Promise<void> {
+    const orphans = [...this.recovered.values()];
+    this.recovered.clear();
+    for (const s of orphans) {
+      const pod: KObject = { metadata: { uid: s.uid, namespace: s.namespace, name: s.name }, spec: {} };
+      this.log.info({ pod: `${s.namespace}/${s.name}` }, 'removing a pod that is gone from the API');
+      try {
+        await this.deps.runtime.stopPodSandbox(pod, 0);
+        await this.deps.runtime.removePodSandbox?.(pod);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, pod: `${s.namespace}/${s.name}` }, 'removing an orphaned pod failed');
+      } finally {
+        this.pool?.release(s.uid);
+      }
+    }
   }
 
   podDeleted(pod: KObject): void {

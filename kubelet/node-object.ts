@@ -18,6 +18,8 @@ export interface NodeIdentity {
   labels: Record<string, string>;
   runtimeVersion: string;
   osImage: string;
+  /** the node server's port (kubectl logs/exec go there through the API server) */
+  kubeletPort?: number;
 }
 
 export function nodeLabels(id: Pick<NodeIdentity, 'name' | 'labels'>): Record<string, string> {
@@ -59,7 +61,7 @@ export function nodeStatus(id: NodeIdentity, conditions: Json[], bootID: string)
       { type: 'InternalIP', address: id.address },
       { type: 'Hostname', address: id.name },
     ],
-    daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+    daemonEndpoints: { kubeletEndpoint: { Port: id.kubeletPort ?? 10250 } },
     nodeInfo: {
       machineID: bootID.replace(/-/g, ''),
       systemUUID: bootID,

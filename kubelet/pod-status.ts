@@ -26,6 +26,8 @@ export interface ContainerRun {
   ready: boolean;
   /** has run at least once */
   everStarted: boolean;
+  /** false while a startup probe has not passed yet */
+  started?: boolean;
 }
 
 export type Json = Record<string, unknown>;
@@ -47,7 +49,7 @@ export function containerStatus(c: ContainerRun): Json {
     imageID: c.imageID ?? '',
     ...(c.containerID ? { containerID: c.containerID } : {}),
     ready: c.ready,
-    started: c.state === 'running',
+    started: c.state === 'running' && c.started !== false,
     restartCount: c.restartCount,
     state: stateOf(c),
     lastState: c.lastTerminated ? { terminated: { ...c.lastTerminated } } : {},

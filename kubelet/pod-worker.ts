@@ -3,7 +3,7 @@
 // network (pod addresses), the runtime and the prober, and reports every change as a PodStatus.
 import type { KObject } from '../pkg/api/types.js';
 import type { Logger } from '../pkg/log/logger.js';
-import type { Container, ContainerExit, Runtime } from './runtime/runtime.js';
+import { ContainerStartError, SandboxError, type Container, type ContainerExit, type Runtime } from './runtime/runtime.js';
 import type { Prober } from './prober/prober.js';
 import { buildPodStatus, isoSeconds, type ConditionClock, type ContainerRun, type Json, podPhase } from './pod-status.js';
 
@@ -22,9 +22,23 @@ export interface PodWorkerDeps {
   /** first CrashLoopBackOff delay (ms), doubled per restart up to 5 minutes */
   restartBackoffMs: number;
   log: Logger;
+  /** the node's pod CIDR (for the runtime's network) */
+  podCIDR?(): string | undefined;
+  /** an address a runtime still holds for this pod from before an agent restart */
+  recoveredIP?: string;
+  /** kubelet events on the pod */
+  event?(pod: KObject, type: 'Normal' | 'Warning', reason: string, message: string): void;
 }
 
 const MAX_BACKOFF_MS = 300_000;
+const SANDBOX_BACKOFF_MS = 1000;
+const MAX_SANDBOX_BACKOFF_MS = 30_000;
+
+/** Per container: start failures in a row (image pulls, config errors) and a pending retry. */
+interface Retry {
+  failures: number;
+  pending: boolean;
+}
 
 type Stage = 'new' | 'waiting-network' | 'starting' | 'running' | 'terminating' | 'gone';
 
@@ -38,6 +52,13 @@ export class PodWorker {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly probes = new Map<string, () => void>();
   private lastFull = '';
+  private readonly retries = new Map<string, Retry>();
+  /** containers whose start is in flight; an exit that arrives meanwhile waits here */
+  private readonly starting = new Map<string, ContainerExit | undefined>();
+  private sandboxFailures = 0;
+  private sandboxReady = false;
+  private runInFlight = false;
+  private runAgain = false;
   /** signatures of the statuses sent lately: the informer shows them with some lag */
   private readonly recent: string[] = [];
 
@@ -56,7 +77,7 @@ export class PodWorker {
     return `${this.pod.metadata.namespace}/${this.pod.metadata.name}`;
   }
 
-  private get spec(): { containers?: Container[]; initContainers?: Container[]; restartPolicy?: string; readinessGates?: { conditionType: string }[]; terminationGracePeriodSeconds?: number } {
+  private get spec(): { containers?: Container[]; initContainers?: Container[]; restartPolicy?: string; readinessGates?: { conditionType: string }[]; terminationGracePeriodSeconds?: number; hostNetwork?: boolean } {
     return (this.pod.spec ?? {}) as never;
   }
 
@@ -81,8 +102,9 @@ export class PodWorker {
       ...(this.spec.initContainers ?? []).map((c) => this.freshRun(c, true)),
       ...(this.spec.containers ?? []).map((c) => this.freshRun(c, false)),
     ];
-    const adopted = phase === 'Running' && typeof st.podIP === 'string' && this.deps.reserveIP(st.podIP, this.uid);
+    const adopted = phase === 'Running' && typeof st.podIP === 'string' && (this.spec.hostNetwork || this.deps.reserveIP(st.podIP, this.uid));
     if (adopted) this.adopt(st);
+    else if (this.deps.recoveredIP && this.deps.reserveIP(this.deps.recoveredIP, this.uid)) this.podIP = this.deps.recoveredIP;
     if (this.pod.metadata.deletionTimestamp) {
       void this.terminate();
       return;
@@ -146,9 +168,13 @@ export class PodWorker {
     this.stage = 'gone';
     this.cancelAll();
     if (!wasTerminating) {
-      void this.deps.runtime.stopPodSandbox(this.pod, 0).catch((err) => this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'stopping sandbox failed'));
+      const pod = this.pod;
+      void this.deps.runtime
+        .stopPodSandbox(pod, 0)
+        .then(() => this.deps.runtime.removePodSandbox?.(pod))
+        .catch((err) => this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'stopping sandbox failed'))
+        .finally(() => this.deps.releaseIP(this.uid));
     }
-    this.deps.releaseIP(this.uid);
   }
 
   /** The agent stops: forget the pod without touching the API (containers would outlive us). */
@@ -169,12 +195,14 @@ export class PodWorker {
       this.timers.delete(t);
       fn();
     }, ms);
+    // Back-offs and retries never keep a process alive on their own: the agent's connections do.
+    t.unref();
     this.timers.add(t);
   }
 
   private proceed(): void {
     if (!this.podIP) {
-      const ip = this.deps.allocateIP(this.uid);
+      const ip = this.spec.hostNetwork ? this.deps.hostIP : this.deps.allocateIP(this.uid);
       if (!ip) {
         this.stage = 'waiting-network';
         return;
@@ -182,25 +210,64 @@ export class PodWorker {
       this.podIP = ip;
     }
     this.stage = 'starting';
-    void this.run().catch((err) => this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'pod start failed'));
+    this.kick();
   }
 
+  /** Runs the next steps; one pass at a time, and another pass when asked while one runs. */
+  private kick(): void {
+    if (this.stage === 'terminating' || this.stage === 'gone') return;
+    if (this.runInFlight) {
+      this.runAgain = true;
+      return;
+    }
+    this.runInFlight = true;
+    void this.run()
+      .catch((err) => this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'pod start failed'))
+      .finally(() => {
+        this.runInFlight = false;
+        if (this.runAgain) {
+          this.runAgain = false;
+          this.kick();
+        }
+      });
+  }
+
+  /**
+   * One pass over the pod: the sandbox, then the init containers in order (each must end with
+   * 0 before the next), then every app container that is not running. Idempotent: exits and
+   * retries call it again.
+   */
   private async run(): Promise<void> {
-    await this.deps.runtime.runPodSandbox(this.pod, { podIP: this.podIP! });
+    if (!this.sandboxReady) {
+      try {
+        await this.deps.runtime.runPodSandbox(this.pod, { podIP: this.podIP!, podCIDR: this.deps.podCIDR?.() });
+        this.sandboxReady = true;
+        this.sandboxFailures = 0;
+      } catch (err) {
+        if (this.stopping()) return;
+        const reason = err instanceof SandboxError ? err.reason : 'FailedCreatePodSandBox';
+        this.deps.event?.(this.pod, 'Warning', reason, (err as Error).message);
+        this.sandboxFailures++;
+        this.report();
+        this.later(Math.min(MAX_SANDBOX_BACKOFF_MS, SANDBOX_BACKOFF_MS * 2 ** (this.sandboxFailures - 1)), () => this.kick());
+        return;
+      }
+    }
+    if (this.stopping()) return;
     this.report();
     for (const c of this.containers.filter((x) => x.init)) {
-      if (c.state === 'terminated') continue;
-      const ok = await this.startOne(c);
-      if (!ok || (this.stage as Stage) !== 'starting') return;
-      // The simulated runtime ends init containers at once; a real one reports the exit later.
-      await new Promise<void>((resolve) => {
-        const check = () => (c.state === 'terminated' || (this.stage as Stage) !== 'starting' ? resolve() : this.later(20, check));
-        check();
-      });
-      if (c.terminated?.exitCode !== 0) return;
+      if (c.state === 'terminated' && c.terminated?.exitCode === 0) continue;
+      // Running, failed for good, or waiting for a back-off: its exit or retry comes back here.
+      if (c.state !== 'waiting' || this.retries.get(c.name)?.pending) return;
+      await this.startOne(c);
+      return;
     }
-    await Promise.all(this.containers.filter((x) => !x.init).map((c) => this.startOne(c)));
-    if ((this.stage as Stage) === 'starting') this.stage = 'running';
+    await Promise.all(this.containers.filter((x) => !x.init && x.state === 'waiting' && !this.retries.get(x.name)?.pending).map((c) => this.startOne(c)));
+    if (this.stage === 'starting') this.stage = 'running';
+  }
+
+  private stopping(): boolean {
+    return this.stage === 'terminating' || this.stage === 'gone';
   }
 
   private containerSpec(c: ContainerRun): Container {
@@ -210,42 +277,104 @@ export class PodWorker {
 
   private async startOne(c: ContainerRun): Promise<boolean> {
     const spec = this.containerSpec(c);
+    const retry = this.retries.get(c.name) ?? { failures: 0, pending: false };
+    this.retries.set(c.name, retry);
     try {
-      const started = await this.deps.runtime.startContainer(this.pod, spec, (exit) => this.onExit(c, exit), { init: c.init });
-      if (this.stage === 'terminating' || this.stage === 'gone') return false;
+      c.started = spec.startupProbe ? false : undefined;
+      this.starting.set(c.name, undefined);
+      const started = await this.deps.runtime.startContainer(this.pod, spec, (exit) => this.onExit(c, exit), { init: c.init, attempt: c.restartCount });
+      const early = this.starting.get(c.name);
+      this.starting.delete(c.name);
+      if (this.stopping()) return false;
       if (!(c.startedAt && c.containerID && !c.everStarted)) {
         c.startedAt = isoSeconds(started.startedAt);
         c.containerID = started.containerID;
       }
       c.imageID = started.imageID;
+      if (started.image) c.image = started.image;
       c.state = 'running';
       c.reason = c.message = undefined;
       c.everStarted = true;
-      if (!c.init) this.watchReadiness(c, spec);
+      retry.failures = 0;
+      // A process that ended before we heard it started (a quick init container) ends now.
+      if (early) this.onExit(c, early);
+      else this.watchProbes(c, spec);
       this.report();
       return true;
     } catch (err) {
-      if (this.stage === 'terminating' || this.stage === 'gone') return false;
+      this.starting.delete(c.name);
+      if (this.stopping()) return false;
+      const e = err as Error;
+      const reason = err instanceof ContainerStartError ? err.reason : 'CreateContainerError';
+      retry.failures++;
+      const delay = Math.min(MAX_BACKOFF_MS, this.deps.restartBackoffMs * 2 ** (retry.failures - 1));
       c.state = 'waiting';
-      c.reason = 'CreateContainerError';
-      c.message = (err as Error).message;
+      c.reason = reason;
+      c.message = e.message;
+      this.deps.event?.(this.pod, 'Warning', 'Failed', `Error: ${e.message}`);
       this.report();
+      retry.pending = true;
+      this.later(delay, () => {
+        retry.pending = false;
+        this.kick();
+      });
+      // kubelet shows the pull error once, then the back-off while it waits to try again.
+      if (reason === 'ErrImagePull') {
+        this.later(Math.min(delay, 1000), () => {
+          if (c.state !== 'waiting' || c.reason !== 'ErrImagePull' || !retry.pending) return;
+          c.reason = 'ImagePullBackOff';
+          c.message = `Back-off pulling image "${spec.image ?? ''}"`;
+          this.deps.event?.(this.pod, 'Normal', 'BackOff', c.message);
+          this.report();
+        });
+      }
       return false;
     }
   }
 
-  private watchReadiness(c: ContainerRun, spec: Container): void {
+  private watchProbes(c: ContainerRun, spec: Container): void {
     this.probes.get(c.name)?.();
-    const stop = this.deps.prober.watchReadiness(this.pod, spec, (ready) => {
-      if (c.state !== 'running' || c.ready === ready) return;
-      c.ready = ready;
-      this.report();
-    });
+    const runtime = this.deps.runtime;
+    const stop = this.deps.prober.watch(
+      {
+        pod: this.pod,
+        container: spec,
+        podIP: this.podIP ?? '',
+        exec: (command, timeoutMs) => {
+          if (!runtime.execInContainer) return Promise.reject(new Error('this runtime cannot run exec probes'));
+          return runtime.execInContainer(this.pod, c.name, command, timeoutMs);
+        },
+      },
+      {
+        readiness: (ready) => {
+          if (c.state !== 'running' || c.ready === ready) return;
+          c.ready = ready;
+          this.report();
+        },
+        started: () => {
+          if (c.state !== 'running' || c.started !== false) return;
+          c.started = true;
+          this.report();
+        },
+        failed: (kind, message) => {
+          if (c.state !== 'running') return;
+          this.deps.event?.(this.pod, 'Normal', 'Killing', `Container ${c.name} failed ${kind.toLowerCase()} probe, will be restarted`);
+          void message;
+          const grace = (this.pod.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30;
+          void runtime.stopContainer?.(this.pod, c.name, grace * 1000).catch((err) => this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'stopping a container failed'));
+        },
+        unhealthy: (_kind, message) => this.deps.event?.(this.pod, 'Warning', 'Unhealthy', message),
+      },
+    );
     this.probes.set(c.name, stop);
   }
 
   private onExit(c: ContainerRun, exit: ContainerExit): void {
     if (this.stage === 'terminating' || this.stage === 'gone') return;
+    if (this.starting.has(c.name)) {
+      this.starting.set(c.name, exit);
+      return;
+    }
     this.probes.get(c.name)?.();
     this.probes.delete(c.name);
     const term = { exitCode: exit.exitCode, reason: exit.reason, startedAt: c.startedAt, finishedAt: isoSeconds(exit.finishedAt), containerID: c.containerID };
@@ -260,18 +389,31 @@ export class PodWorker {
       c.reason = 'CrashLoopBackOff';
       const delay = Math.min(MAX_BACKOFF_MS, this.deps.restartBackoffMs * 2 ** (c.restartCount - 1));
       c.message = `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}_${this.pod.metadata.namespace}(${this.uid})`;
+      this.deps.event?.(this.pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${this.pod.metadata.name}_${this.pod.metadata.namespace}(${this.uid})`);
       this.report();
-      this.later(delay, () => void this.startOne(c));
+      const retry = this.retries.get(c.name) ?? { failures: 0, pending: false };
+      this.retries.set(c.name, retry);
+      retry.pending = true;
+      this.later(delay, () => {
+        retry.pending = false;
+        this.kick();
+      });
       return;
     }
     c.state = 'terminated';
     c.terminated = term;
     this.report();
+    // An init container that succeeded lets the next step go.
+    if (c.init && exit.exitCode === 0) this.kick();
     const phase = podPhase(this.containers, policy);
     if (phase === 'Succeeded' || phase === 'Failed') {
       // A finished pod keeps its status (and podIP) but holds no sandbox or address any more.
       this.cancelAll();
-      void this.deps.runtime.stopPodSandbox(this.pod, 0).then(() => this.deps.releaseIP(this.uid));
+      this.sandboxReady = false;
+      void this.deps.runtime
+        .stopPodSandbox(this.pod, 0)
+        .catch((err) => this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'stopping sandbox failed'))
+        .then(() => this.deps.releaseIP(this.uid));
     }
   }
 
@@ -281,6 +423,9 @@ export class PodWorker {
     const grace = this.pod.metadata.deletionGracePeriodSeconds ?? this.spec.terminationGracePeriodSeconds ?? 30;
     try {
       await this.deps.runtime.stopPodSandbox(this.pod, grace * 1000);
+      await this.deps.runtime.removePodSandbox?.(this.pod);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'stopping sandbox failed');
     } finally {
       this.deps.releaseIP(this.uid);
     }

@@ -1,6 +1,6 @@
-// The cluster's certificate authority and the apiserver's serving certificate. Generated once into
-// the data dir with the openssl command (Node can make keys but not X.509 certificates) and reused
-// on every later start, so kubeconfigs stay valid across restarts.
+// The cluster's certificate authority, the apiserver's serving certificate and its client certificate for
+// node servers. Generated once into the data dir with the openssl command (Node can make keys but not
+// X.509 certificates) and reused on every later start, so kubeconfigs stay valid across restarts.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,9 +11,29 @@ export interface Pki {
   serverCert: string;
   serverKey: string;
   dir: string;
+  /** the certificate the API server presents to node servers (kubectl logs/exec/port-forward) */
+  kubeletClientCert?: string;
+  kubeletClientKey?: string;
 }
 
-function openssl(args: string[], cwd: string): void {
+/** The name node servers let in: only the API server calls them. */
+export const KUBELET_CLIENT_CN = 'skiff:apiserver-kubelet-client';
+
+/** Where ensurePki keeps its files under DATA_DIR/tls. */
+export function pkiPaths(dataDir: string): { dir: string; caCert: string; serverCert: string; serverKey: string; kubeletClientCert: string; kubeletClientKey: string } {
+  const dir = join(dataDir, 'tls');
+  return {
+    dir,
+    caCert: join(dir, 'ca.crt'),
+    serverCert: join(dir, 'server.crt'),
+    serverKey: join(dir, 'server.key'),
+    kubeletClientCert: join(dir, 'apiserver-kubelet-client.crt'),
+    kubeletClientKey: join(dir, 'apiserver-kubelet-client.key'),
+  };
+}
+
+/** Runs one openssl command in cwd; its stderr becomes the error. */
+export function openssl(args: string[], cwd: string): void {
   try {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
@@ -55,6 +75,20 @@ export function ensurePki(dataDir: string, extraNames: string[] = []): Pki {
     );
     openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '3650', '-sha256', '-extfile', 'server.ext', '-out', 'server.crt'], dir);
   }
-  for (const f of ['ca.key', 'server.key']) chmodSync(join(dir, f), 0o600);
-  return { caCert: readFileSync(caCertPath, 'utf8'), serverCert: readFileSync(certPath, 'utf8'), serverKey: readFileSync(keyPath, 'utf8'), dir };
+  const kc = pkiPaths(dataDir);
+  if (!existsSync(kc.kubeletClientCert) || !existsSync(kc.kubeletClientKey)) {
+    openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'apiserver-kubelet-client.key'], dir);
+    openssl(['req', '-new', '-key', 'apiserver-kubelet-client.key', '-subj', `/CN=${KUBELET_CLIENT_CN}`, '-out', 'apiserver-kubelet-client.csr'], dir);
+    writeFileSync(join(dir, 'apiserver-kubelet-client.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+    openssl(['x509', '-req', '-in', 'apiserver-kubelet-client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '3650', '-sha256', '-extfile', 'apiserver-kubelet-client.ext', '-out', 'apiserver-kubelet-client.crt'], dir);
+  }
+  for (const f of ['ca.key', 'server.key', 'apiserver-kubelet-client.key']) chmodSync(join(dir, f), 0o600);
+  return {
+    caCert: readFileSync(caCertPath, 'utf8'),
+    serverCert: readFileSync(certPath, 'utf8'),
+    serverKey: readFileSync(keyPath, 'utf8'),
+    dir,
+    kubeletClientCert: readFileSync(kc.kubeletClientCert, 'utf8'),
+    kubeletClientKey: readFileSync(kc.kubeletClientKey, 'utf8'),
+  };
 }

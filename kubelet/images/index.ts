@@ -6,3 +6,5 @@ export { parseReference, normalizeReference, familiarName, formatReference, Refe
 export { DigestMismatchError } from './digest.js';
 export { UnsafePathError } from './unpack.js';
 export { TarFormatError } from './tar-reader.js';
+export { pullImage, ensureImage, credentialsFromPullSecrets, defaultPullPolicy, imagePullReason, ImageNeverPullError, type PullOptions, type PullPolicy, type PullProgress } from './pull.js';
+export { RegistryClient, RegistryError, RegistryUnauthorizedError, ManifestUnknownError, selectPlatformManifest, type RegistryAuth } from './registry.js';

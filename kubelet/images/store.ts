@@ -6,6 +6,8 @@
 //   images.json             image records by manifest digest, and tags (canonical ref → digest)
 //   leases/<holder>.json    one per container using an image; an image with a lease is not removed
 //   tmp/                    partial blobs and snapshots, renamed into place when complete
+//   pulls/<pid>-<rand>/     blobs a registry pull is downloading (pull.ts); not cleared by open(),
+//                           which another process may call while a pull runs
 // Leases live on disk because `skiff images rm` runs in another process than the agent.
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
@@ -67,6 +69,8 @@ export interface ImageRecord {
   manifestDigest: string;
   /** canonical references that point at this image */
   names: string[];
+  /** "repo@sha256:..." references a registry knows it by (an index digest for multi-platform images) */
+  repoDigests?: string[];
   os: string;
   architecture: string;
   config: ImageRuntimeConfig;
@@ -82,6 +86,8 @@ interface Db {
   version: 1;
   images: Record<string, Omit<ImageRecord, 'names'>>;
   tags: Record<string, string>;
+  /** "repo@digest" → manifest digest, written by registry pulls; absent in stores made before pulls */
+  repoDigests?: Record<string, string>;
 }
 
 export interface Lease {
@@ -154,6 +160,8 @@ export class ImageStore {
   }
 
   private async writeDb(db: Db): Promise<void> {
+    // Removal paths only drop images and tags; repo digests of a deleted image go with it here.
+    if (db.repoDigests) for (const [k, d] of Object.entries(db.repoDigests)) if (!db.images[d]) delete db.repoDigests[k];
     const tmp = join(this.root, 'tmp', `images.json.${randomBytes(6).toString('hex')}`);
     const fh = await fsp.open(tmp, 'w', 0o600);
     try {
@@ -172,7 +180,8 @@ export class ImageStore {
   private static record(db: Db, manifestDigest: string): ImageRecord {
     const r = db.images[manifestDigest]!;
     const names = Object.entries(db.tags).filter(([, d]) => d === manifestDigest).map(([n]) => n).sort();
-    return { ...r, names };
+    const repoDigests = Object.entries(db.repoDigests ?? {}).filter(([, d]) => d === manifestDigest).map(([n]) => n).sort();
+    return repoDigests.length ? { ...r, names, repoDigests } : { ...r, names };
   }
 
   // ---- blobs ----
@@ -252,7 +261,7 @@ export class ImageStore {
    * Brings one image (its manifest digest, from src) into the store and points names at it.
    * Everything is verified: manifest and config digests, layer digests and sizes, diff IDs.
    */
-  private async ingest(manifestDigest: string, src: BlobSource, names: string[]): Promise<{ image: ImageRecord; progress: ImportProgress }> {
+  private async ingest(manifestDigest: string, src: BlobSource, names: string[], repoDigests: string[] = []): Promise<{ image: ImageRecord; progress: ImportProgress }> {
     const fetch = async (d: Descriptor | { digest: string; size?: number }): Promise<void> => {
       const mem = src.bytes?.(d.digest);
       if (mem) return this.putBlobBytes(d.digest, mem);
@@ -305,6 +314,10 @@ export class ImageStore {
       lastUsed: db.images[manifestDigest]?.lastUsed,
     };
     for (const n of names) db.tags[n] = manifestDigest;
+    if (repoDigests.length) {
+      db.repoDigests ??= {};
+      for (const n of repoDigests) db.repoDigests[n] = manifestDigest;
+    }
     await this.writeDb(db);
     return { image: ImageStore.record(db, manifestDigest), progress };
   }
@@ -315,8 +328,13 @@ export class ImageStore {
   }
 
   /** import entry point used by the format readers; call inside locked() */
-  importManifest(manifestDigest: string, src: BlobSource, names: string[]): Promise<{ image: ImageRecord; progress: ImportProgress }> {
-    return this.ingest(manifestDigest, src, names.map(normalizeReference));
+  importManifest(manifestDigest: string, src: BlobSource, names: string[], repoDigests: string[] = []): Promise<{ image: ImageRecord; progress: ImportProgress }> {
+    const rd = repoDigests.map((x) => {
+      const r = parseReference(x);
+      if (!r.digest) throw new Error(`repo digest "${x}" has no digest`);
+      return `${repository(r)}@${r.digest}`;
+    });
+    return this.ingest(manifestDigest, src, names.map(normalizeReference), rd);
   }
 
   // ---- queries ----
@@ -364,7 +382,11 @@ export class ImageStore {
       // A bare hex string may also be a repository name; fall through.
     }
     const r = parseReference(s);
-    if (r.digest) return db.images[r.digest] ? { digest: r.digest } : undefined;
+    if (r.digest) {
+      if (db.images[r.digest]) return { digest: r.digest };
+      const viaRepo = db.repoDigests?.[`${repository(r)}@${r.digest}`];
+      return viaRepo && db.images[viaRepo] ? { digest: viaRepo } : undefined;
+    }
     const tag = `${repository(r)}:${r.tag}`;
     return db.tags[tag] ? { digest: db.tags[tag]!, tag } : undefined;
   }

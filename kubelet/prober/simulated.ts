@@ -1,15 +1,18 @@
-// Simulated readiness: a container without a readinessProbe is ready once it runs; one with a
-// probe becomes ready after the probe's initialDelaySeconds, as if every probe succeeded.
-import type { Prober } from './prober.js';
+// Simulated probes: a container is started at once; one without a readinessProbe is ready once it
+// runs; one with a probe becomes ready after the probe's initialDelaySeconds, as if every probe
+// succeeded. Liveness never fails.
+import type { Prober, ProbeCallbacks, ProbeTarget } from './prober.js';
 
 export class SimulatedProber implements Prober {
-  watchReadiness(_pod: unknown, container: { readinessProbe?: { initialDelaySeconds?: number } }, onChange: (ready: boolean) => void): () => void {
-    if (!container.readinessProbe) {
-      onChange(true);
+  watch(target: ProbeTarget, cb: ProbeCallbacks): () => void {
+    cb.started();
+    const probe = target.container.readinessProbe;
+    if (!probe) {
+      cb.readiness(true);
       return () => {};
     }
-    const delay = Math.max(0, Number(container.readinessProbe.initialDelaySeconds ?? 0)) * 1000;
-    const t = setTimeout(() => onChange(true), delay);
+    const delay = Math.max(0, Number(probe.initialDelaySeconds ?? 0)) * 1000;
+    const t = setTimeout(() => cb.readiness(true), delay);
     return () => clearTimeout(t);
   }
 }

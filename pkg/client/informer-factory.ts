@@ -37,6 +37,8 @@ export const R = {
   endpoints: { group: '', version: 'v1', resource: 'endpoints' },
   namespaces: { group: '', version: 'v1', resource: 'namespaces' },
   events: { group: '', version: 'v1', resource: 'events' },
+  configmaps: { group: '', version: 'v1', resource: 'configmaps' },
+  secrets: { group: '', version: 'v1', resource: 'secrets' },
   deployments: { group: 'apps', version: 'v1', resource: 'deployments' },
   replicasets: { group: 'apps', version: 'v1', resource: 'replicasets' },
   daemonsets: { group: 'apps', version: 'v1', resource: 'daemonsets' },

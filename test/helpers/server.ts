@@ -34,11 +34,13 @@ export interface StartOptions {
   args?: string[];
   env?: NodeJS.ProcessEnv;
   port?: number;
+  /** run the node agent too (real containers, root): the server is started without --disable-agent */
+  agent?: boolean;
 }
 
-function launch(dataDir: string, port: number, args: string[], env: NodeJS.ProcessEnv, log: string[]): Promise<{ proc: ChildProcess; url: string; port: number }> {
+function launch(dataDir: string, port: number, args: string[], env: NodeJS.ProcessEnv, log: string[], agent = false): Promise<{ proc: ChildProcess; url: string; port: number }> {
   // The same V8 flag as bin/skiff.js's shebang, which a direct `node FILE` would skip.
-  const proc = spawn(process.execPath, ['--max-semi-space-size=4', skiffBin, 'server', '--data-dir', dataDir, '--port', String(port), '--bind', '127.0.0.1', '--disable-agent', ...args], {
+  const proc = spawn(process.execPath, ['--max-semi-space-size=4', skiffBin, 'server', '--data-dir', dataDir, '--port', String(port), '--bind', '127.0.0.1', ...(agent ? [] : ['--disable-agent']), ...args], {
     env: { ...process.env, SKIFF_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -53,7 +55,7 @@ function launch(dataDir: string, port: number, args: string[], env: NodeJS.Proce
       log.push(s);
       buf += s;
       const m = /API server at (https:\/\/[^\s]+)/.exec(buf);
-      if (m && /kubeconfig written/.test(buf)) {
+      if (m && /kubeconfig written/.test(buf) && (!agent || /running containers with/.test(buf))) {
         clearTimeout(timer);
         resolve({ proc, url: m[1]!, port: Number(new URL(m[1]!).port) });
       }
@@ -73,7 +75,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const log: string[] = [];
   let launched;
   try {
-    launched = await launch(dataDir, opts.port ?? 0, opts.args ?? [], opts.env ?? {}, log);
+    launched = await launch(dataDir, opts.port ?? 0, opts.args ?? [], opts.env ?? {}, log, opts.agent);
   } catch (e) {
     // A server that never came up leaves nothing behind either.
     if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -124,7 +126,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       await exited(proc);
     },
     async restart() {
-      ({ proc, url, port } = await launch(dataDir, port, opts.args ?? [], opts.env ?? {}, log));
+      ({ proc, url, port } = await launch(dataDir, port, opts.args ?? [], opts.env ?? {}, log, opts.agent));
     },
   };
   return server;

@@ -196,7 +196,7 @@ test.serial('scale, label, annotate, patch (json, merge, strategic), replace, ed
   t.is(d.metadata.annotations.note, 'hello');
   t.is(d.spec.template.spec.containers.length, 1);
   t.is(d.spec.template.spec.containers[0].image, 'busybox:1.36');
-  t.deepEqual(d.spec.template.spec.containers[0].command, ['httpd', '-f', '-p', '8080', '-h', '/etc']);
+  t.deepEqual(d.spec.template.spec.containers[0].command, ['httpd', '-f', '-p', '8080', '-h', '/www']);
 
   const cm = JSON.parse(await ok(t, ['get', 'cm', 'web-config', '-n', 'guestbook', '-o', 'json']));
   cm.data.GREETING = 'replaced';

@@ -1,0 +1,94 @@
+// A node that runs real containers: the OCI pod runtime (conmon + crun/runc, images, CNI bridge
+// network, volumes), real probes, the node server on the kubelet port for logs/exec/port-forward,
+// and the agent that registers the Node and runs the pod workers. `skiff agent` and `skiff server`
+// (unless --disable-agent) both start one.
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { RestClient } from '../pkg/client/rest.js';
+import { EventRecorder } from '../pkg/client/events.js';
+import { logger } from '../pkg/log/logger.js';
+import { NodeAgent, type AgentTiming } from './agent.js';
+import { AgentHost } from './agent-host.js';
+import { StatusManager } from './status-manager.js';
+import { RealProber } from './prober/real.js';
+import { OciPodRuntime } from './runtime/oci-pod-runtime.js';
+import { NodeServer } from './server/node-server.js';
+import { ensureServingCert } from './server/serving-cert.js';
+import type { NodeIdentity } from './node-object.js';
+import type { OciRuntimeName } from './runtime/oci/oci-binary.js';
+import { KUBELET_CLIENT_CN } from '../apiserver/auth/pki.js';
+
+export interface RealNodeOptions {
+  client: RestClient;
+  /** the cluster CA: the node server only accepts the API server's client certificate signed by it */
+  caCert: string;
+  dataDir: string;
+  runtime?: OciRuntimeName;
+  identity: Omit<NodeIdentity, 'runtimeVersion' | 'kubeletPort'>;
+  timing: AgentTiming;
+  /** node server port (kubelet: 10250; 0 picks a free one) */
+  kubeletPort?: number;
+  clusterCIDR?: string;
+  bridge?: string;
+  netnsPrefix?: string;
+  clusterDNS?: string[];
+  insecureRegistries?: string[];
+}
+
+export interface RealNode {
+  agent: NodeAgent;
+  runtime: OciPodRuntime;
+  kubeletPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
+  if (process.getuid?.() !== 0) throw new Error('the node agent runs containers and needs root (or run the control plane only with --disable-agent)');
+  const log = logger(`node/${o.identity.name}`);
+  const events = new EventRecorder(o.client, 'kubelet', o.identity.name);
+  const runtime = await OciPodRuntime.open({
+    dataDir: o.dataDir,
+    runtime: o.runtime,
+    nodeName: o.identity.name,
+    hostIP: o.identity.address,
+    client: o.client,
+    clusterCIDR: o.clusterCIDR,
+    bridge: o.bridge,
+    netnsPrefix: o.netnsPrefix,
+    clusterDNS: o.clusterDNS,
+    insecureRegistries: o.insecureRegistries,
+    allocatable: { cpu: o.identity.cpu ?? String(cpus().length), memory: o.identity.memory ?? `${Math.floor(totalmem() / 1024)}Ki` },
+    event: (pod, type, reason, message) => events.event(pod, type, reason, message),
+    log,
+  });
+  const cert = ensureServingCert(join(o.dataDir, 'agent'), o.identity.name, [o.identity.address]);
+  const server = new NodeServer({
+    runtime,
+    cert: cert.cert,
+    key: cert.key,
+    caCert: o.caCert,
+    allowedClientCN: KUBELET_CLIENT_CN,
+    port: o.kubeletPort ?? 10250,
+  });
+  const port = await server.start();
+  const statusManager = new StatusManager(o.client, 4);
+  const agent = new NodeAgent(
+    { ...o.identity, runtimeVersion: runtime.version, kubeletPort: port },
+    { client: o.client, runtime, prober: new RealProber({ log }), statusManager, events },
+    o.timing,
+  );
+  const host = new AgentHost(o.client, [agent], { spreadMs: o.timing.leaseRenewIntervalMs });
+  await host.start();
+  return {
+    agent,
+    runtime,
+    kubeletPort: port,
+    async stop() {
+      // Containers outlive the agent (conmon holds them): only our own loops stop here.
+      host.stop();
+      statusManager.shutdown();
+      await server.stop();
+      runtime.close();
+    },
+  };
+}
