@@ -1,7 +1,8 @@
-// The CustomResourceDefinitions skiff ships (DESIGN §4: gitops.skiff.dev/v1alpha1 Sync). They are
-// embedded here, not read from manifests/crds at run time, so that an installed server never
-// depends on where its checkout lives; test/unit/gitops/crd.test.ts keeps manifests/crds/*.yaml
-// equal to these definitions.
+// The CustomResourceDefinitions skiff ships (DESIGN §4: gitops.skiff.dev/v1alpha1 Sync,
+// networking.skiff.dev/v1alpha1 Network). They are embedded here, not read from manifests/crds
+// at run time, so that an installed server never depends on where its checkout lives;
+// test/unit/gitops/gitops.test.ts and test/unit/networks.test.ts keep manifests/crds/*.yaml equal
+// to these definitions.
 import type { KObject } from '../pkg/api/types.js';
 import type { ResourceRegistry } from './registry/generic.js';
 import { StatusError } from './status.js';
@@ -123,7 +124,82 @@ export const SYNC_CRD: KObject = {
   },
 };
 
-export const BUILTIN_CRDS: KObject[] = [SYNC_CRD];
+const ipv4Cidr = {
+  type: 'string',
+  pattern: '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/([0-9]|[12][0-9]|3[0-2])$',
+};
+
+// DESIGN §7: networking.skiff.dev/v1alpha1 Network, reconciled by controllers/network. Rules the
+// schema cannot say (spec.cni required for driver cni, subnet conflicts) become the Ready condition.
+export const NETWORK_CRD: KObject = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'networks.networking.skiff.dev', labels: { 'app.kubernetes.io/part-of': 'skiff' } },
+  spec: {
+    group: 'networking.skiff.dev',
+    names: { plural: 'networks', singular: 'network', kind: 'Network', listKind: 'NetworkList', shortNames: ['net'], categories: ['skiff'] },
+    scope: 'Cluster',
+    versions: [
+      {
+        name: 'v1alpha1',
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [
+          { name: 'Driver', type: 'string', jsonPath: '.spec.driver' },
+          { name: 'Subnet', type: 'string', jsonPath: '.status.subnet' },
+          { name: 'Scope', type: 'string', jsonPath: '.status.scope' },
+          { name: 'Pods', type: 'integer', jsonPath: '.status.pods' },
+          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+        ],
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            description: 'A pod network: a bridge on each node, a VXLAN overlay across nodes, or any CNI plugin. Pods join it with the annotation networking.skiff.dev/networks.',
+            properties: {
+              apiVersion: { type: 'string' },
+              kind: { type: 'string' },
+              metadata: { type: 'object' },
+              spec: {
+                type: 'object',
+                default: {},
+                properties: {
+                  driver: { type: 'string', enum: ['bridge', 'overlay', 'cni'], default: 'overlay', description: 'bridge: local to each node; overlay: VXLAN across nodes; cni: the plugin configured in spec.cni' },
+                  subnet: { ...ipv4Cidr, description: 'the IPv4 range of the network (default: a /16 allocated from the cluster network range)' },
+                  internal: { type: 'boolean', description: 'no egress: traffic leaves only to other members of the network' },
+                  vni: { type: 'integer', minimum: 1, maximum: 16777215, description: 'VXLAN id of an overlay network (default: allocated from 4096 up)' },
+                  cni: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: 'a CNI network configuration (a plugin, or a conflist with plugins); required for driver cni. scope: global marks a plugin that spans nodes' },
+                  nodeSubnetPrefix: { type: 'integer', minimum: 1, maximum: 30, default: 24, description: 'prefix length of the slice of the subnet each node gets' },
+                },
+              },
+              status: {
+                type: 'object',
+                properties: {
+                  observedGeneration: { type: 'integer', format: 'int64' },
+                  scope: { type: 'string', enum: ['local', 'global'] },
+                  subnet: { type: 'string' },
+                  vni: { type: 'integer' },
+                  nodes: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      required: ['name', 'subnet'],
+                      properties: { name: { type: 'string' }, subnet: { type: 'string' }, bridge: { type: 'string' } },
+                    },
+                  },
+                  pods: { type: 'integer' },
+                  conditions: { type: 'array', items: condition },
+                },
+              },
+            },
+          },
+        },
+      },
+    ],
+  },
+};
+
+export const BUILTIN_CRDS: KObject[] = [SYNC_CRD, NETWORK_CRD];
 
 type Api = { registry(g: string, v: string, p: string): ResourceRegistry | undefined };
 

@@ -34,9 +34,12 @@ export const nodeShapeFlags = (cpu: string, memory: string): FlagSpec[] => [
 /** Flags of a node that runs real containers (skiff agent, skiff server). */
 export const realNodeFlags: FlagSpec[] = [
   { name: 'kubelet-port', type: 'int', default: 10250, help: 'port of the node server (logs, exec, port-forward; only the API server may call it)' },
-  { name: 'cluster-dns', type: 'list', default: [], help: "nameserver(s) pods with dnsPolicy ClusterFirst get (default: the host's resolv.conf)" },
+  { name: 'cluster-dns', type: 'list', default: [], help: 'nameserver(s) pods with dnsPolicy ClusterFirst get (default: the node serves the cluster DNS on its pod bridge gateway)' },
+  { name: 'cluster-domain', type: 'string', default: 'cluster.local', help: 'the cluster DNS domain' },
+  { name: 'overlay', type: 'boolean', default: true, help: "VXLAN to the other nodes' pod CIDRs (--overlay=false: pods reach only their own node)" },
   { name: 'insecure-registry', type: 'list', default: [], help: 'registry host[:port] pulled over plain HTTP (loopback always is)' },
   { name: 'bridge', type: 'string', default: 'skiff0', help: 'bridge device of the pod network' },
+  { name: 'netns-prefix', type: 'string', default: 'skiff-', help: 'prefix of the pods\' network namespaces under /run/netns (several agents on one machine use different ones)' },
 ];
 
 export const timingFlags: FlagSpec[] = [
@@ -112,6 +115,7 @@ export const agentFlags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '/var/lib/skiff', help: 'the node credential (agent/kubeconfig), images and container state' },
   { name: 'runtime', type: 'string', default: 'crun', choices: ['crun', 'runc', 'simulated'], help: 'container runtime: crun or runc under conmon, or simulated (no processes)' },
   ...realNodeFlags,
+  { name: 'cluster-cidr', type: 'string', default: '10.42.0.0/16', help: "the cluster's pod range (the server's --cluster-cidr)" },
   ...nodeShapeFlags(String(cpus().length), `${Math.floor(totalmem() / 1024)}Ki`),
   ...timingFlags,
 ];
@@ -189,6 +193,10 @@ async function runRealAgent(v: FlagValues, timing: AgentTiming): Promise<void> {
       clusterDNS: v['cluster-dns'] as string[],
       insecureRegistries: v['insecure-registry'] as string[],
       bridge: String(v['bridge']),
+      netnsPrefix: String(v['netns-prefix']),
+      clusterCIDR: String(v['cluster-cidr']),
+      clusterDomain: String(v['cluster-domain']),
+      overlay: v['overlay'] !== false,
     });
   } catch (e) {
     client.close();

@@ -133,6 +133,9 @@ export async function runServer(v: FlagValues): Promise<void> {
         clusterDNS: v['cluster-dns'] as string[],
         insecureRegistries: v['insecure-registry'] as string[],
         bridge: String(v['bridge']),
+        netnsPrefix: String(v['netns-prefix']),
+        clusterDomain: String(v['cluster-domain']),
+        overlay: v['overlay'] !== false,
       });
     } catch (e) {
       await api.stop();

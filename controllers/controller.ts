@@ -13,6 +13,8 @@ export interface ControllerOptions {
   /** pod CIDR range the node IPAM allocates per-node /24s from */
   clusterCidr: string;
   nodeCidrMaskSize: number;
+  /** range the network controller allocates Networks' subnets from (default 10.240.0.0/12) */
+  networkCidr?: string;
   /** the server's data dir, for controllers that keep files (the GitOps git cache); absent when run alone */
   dataDir?: string;
 }

@@ -11,6 +11,7 @@ import { statefulSetController } from './statefulset/statefulset-controller.js';
 import { replicaSetController } from './replicaset/replicaset-controller.js';
 import { deploymentController } from './deployment/deployment-controller.js';
 import { syncController } from './gitops/sync-controller.js';
+import { networkController } from './network/network-controller.js';
 
 export const controllerFactories: ControllerFactory[] = [
   deploymentController,
@@ -24,4 +25,5 @@ export const controllerFactories: ControllerFactory[] = [
   cronJobController,
   statefulSetController,
   syncController,
+  networkController,
 ];

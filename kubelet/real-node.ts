@@ -17,6 +17,13 @@ import { ensureServingCert } from './server/serving-cert.js';
 import type { NodeIdentity } from './node-object.js';
 import type { OciRuntimeName } from './runtime/oci/oci-binary.js';
 import { KUBELET_CLIENT_CN } from '../apiserver/auth/pki.js';
+import { NodeNetwork } from './network/node-network.js';
+import { underlayMTU } from './network/mtu.js';
+
+/** VXLAN takes 50 bytes of each packet: pods on the overlay get the underlay's MTU minus that. */
+function overlayPodMTU(nodeIP: string): number {
+  return underlayMTU(nodeIP) - 50;
+}
 
 export interface RealNodeOptions {
   client: RestClient;
@@ -31,12 +38,17 @@ export interface RealNodeOptions {
   clusterCIDR?: string;
   bridge?: string;
   netnsPrefix?: string;
+  /** nameservers pods get; empty: the node serves the cluster DNS itself on its bridge gateway */
   clusterDNS?: string[];
+  clusterDomain?: string;
   insecureRegistries?: string[];
+  /** VXLAN to the other nodes' pod CIDRs (default on) */
+  overlay?: boolean;
 }
 
 export interface RealNode {
   agent: NodeAgent;
+  network: NodeNetwork;
   runtime: OciPodRuntime;
   kubeletPort: number;
   stop(): Promise<void>;
@@ -46,16 +58,21 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   if (process.getuid?.() !== 0) throw new Error('the node agent runs containers and needs root (or run the control plane only with --disable-agent)');
   const log = logger(`node/${o.identity.name}`);
   const events = new EventRecorder(o.client, 'kubelet', o.identity.name);
+  const clusterCIDR = o.clusterCIDR ?? '10.42.0.0/16';
+  const ownDNS = !o.clusterDNS?.length;
+  let network: NodeNetwork | undefined;
   const runtime = await OciPodRuntime.open({
     dataDir: o.dataDir,
     runtime: o.runtime,
     nodeName: o.identity.name,
     hostIP: o.identity.address,
     client: o.client,
-    clusterCIDR: o.clusterCIDR,
+    clusterCIDR,
     bridge: o.bridge,
     netnsPrefix: o.netnsPrefix,
-    clusterDNS: o.clusterDNS,
+    mtu: o.overlay === false ? undefined : overlayPodMTU(o.identity.address),
+    clusterDNS: ownDNS ? () => network?.clusterDNS : o.clusterDNS,
+    clusterDomain: o.clusterDomain,
     insecureRegistries: o.insecureRegistries,
     allocatable: { cpu: o.identity.cpu ?? String(cpus().length), memory: o.identity.memory ?? `${Math.floor(totalmem() / 1024)}Ki` },
     event: (pod, type, reason, message) => events.event(pod, type, reason, message),
@@ -79,13 +96,28 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   );
   const host = new AgentHost(o.client, [agent], { spreadMs: o.timing.leaseRenewIntervalMs });
   await host.start();
+  network = new NodeNetwork({
+    client: o.client,
+    nodeName: o.identity.name,
+    nodeIP: o.identity.address,
+    clusterCIDR,
+    podNetwork: (cidr) => runtime.openNetwork(cidr),
+    overlay: o.overlay,
+    dns: ownDNS,
+    clusterDomain: o.clusterDomain,
+    serviceTable: `skiff-svc-${o.bridge ?? 'skiff0'}`,
+    log,
+  });
+  await network.start();
   return {
     agent,
+    network,
     runtime,
     kubeletPort: port,
     async stop() {
       // Containers outlive the agent (conmon holds them): only our own loops stop here.
       host.stop();
+      await network?.stop();
       statusManager.shutdown();
       await server.stop();
       runtime.close();

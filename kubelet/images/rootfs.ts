@@ -58,11 +58,30 @@ export async function mountRootfs(store: ImageStore, image: ImageRecord, contain
     await fsp.mkdir(empty, { recursive: true, mode: 0o755 });
     lowers.push(empty);
   }
+  // The shared init layer on top: the mount points the runtime binds the pod's files onto exist
+  // already, so creating them does not copy /etc up into every container's upper dir.
+  lowers.unshift(await initLayer(store));
   for (const d of [m.upper, m.work, m.rootfs]) await fsp.mkdir(d, { recursive: true, mode: 0o755 });
   const data = `lowerdir=${lowers.join(':')},upperdir=${m.upper},workdir=${m.work}`;
   if (data.length > MAX_MOUNT_DATA) throw new Error(`image has too many layers (${lowers.length}) for one overlay mount's option string (${data.length} > ${MAX_MOUNT_DATA} bytes)`);
   await run('mount', ['-t', 'overlay', 'overlay', '-o', data, m.rootfs]);
   return m;
+}
+
+/** Empty files and dirs every container gets bind mounts or special filesystems on (docker's "init layer"). */
+async function initLayer(store: ImageStore): Promise<string> {
+  const dir = join(store.root, 'snapshots', 'init');
+  if (await fsp.stat(join(dir, 'etc', 'resolv.conf')).then(() => true, () => false)) return dir;
+  const tmp = `${dir}.${process.pid}.tmp`;
+  await fsp.rm(tmp, { recursive: true, force: true });
+  for (const d of ['etc', 'proc', 'sys', 'dev', 'dev/pts', 'dev/shm', 'dev/mqueue']) await fsp.mkdir(join(tmp, d), { recursive: true, mode: 0o755 });
+  for (const f of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf']) await fsp.writeFile(join(tmp, f), '', { mode: 0o644 });
+  await fsp.rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
+    // Another process made it first.
+    await fsp.rm(tmp, { recursive: true, force: true });
+    if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+  });
+  return dir;
 }
 
 /**

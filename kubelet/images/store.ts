@@ -489,7 +489,8 @@ export class ImageStore {
       nb++;
     }
     for (const f of await fsp.readdir(join(this.root, 'snapshots'))) {
-      if (snaps.has(f)) continue;
+      // init and empty are shared by every container (kubelet/images/rootfs.ts), not image layers.
+      if (snaps.has(f) || f === 'init' || f === 'empty') continue;
       await fsp.rm(join(this.root, 'snapshots', f), { recursive: true, force: true });
       ns++;
     }

@@ -233,6 +233,26 @@ export class PodNetwork {
     return net;
   }
 
+  /**
+   * Creates the bridge with the gateway address now rather than at the first pod, for services
+   * that listen on the gateway (the node's cluster DNS). The bridge plugin adopts it as it is.
+   */
+  async ensureBridge(): Promise<void> {
+    this.checkOpen();
+    if (!existsSync(`/sys/class/net/${this.bridge}`)) {
+      await runTool('ip', ['link', 'add', 'name', this.bridge, 'type', 'bridge']).catch((e) => {
+        if (!existsSync(`/sys/class/net/${this.bridge}`)) throw e;
+      });
+    }
+    if (this.mtu !== undefined) await runTool('ip', ['link', 'set', 'dev', this.bridge, 'mtu', String(this.mtu)]);
+    const prefix = parseCidr(this.podCIDR).prefix;
+    const out = await runTool('ip', ['-j', '-4', 'addr', 'show', 'dev', this.bridge]);
+    const has = (JSON.parse(out) as { addr_info?: { local?: string }[] }[]).some((l) => (l.addr_info ?? []).some((a) => a.local === this.gateway));
+    if (!has) await runTool('ip', ['addr', 'add', `${this.gateway}/${prefix}`, 'dev', this.bridge]);
+    await runTool('ip', ['link', 'set', 'dev', this.bridge, 'up']);
+    this.bridgeReady = true;
+  }
+
   async setUp(pod: { uid: string; namespace: string; name: string }, ip: string, hostPorts: HostPortMapping[] = []): Promise<PodNetworkStatus> {
     this.checkOpen();
     checkUid(pod.uid);

@@ -38,7 +38,10 @@ export interface OciPodRuntimeOptions {
   clusterCIDR?: string;
   bridge?: string;
   netnsPrefix?: string;
-  clusterDNS?: string[];
+  /** MTU of the pods' interfaces (the overlay's: underlay − 50) */
+  mtu?: number;
+  /** nameservers for ClusterFirst pods; a function when they are known only once the network is (the node's DNS on the bridge gateway) */
+  clusterDNS?: string[] | (() => string[] | undefined);
   clusterDomain?: string;
   insecureRegistries?: string[];
   allocatable?: { cpu: string; memory: string };
@@ -186,6 +189,11 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     return [...this.sandboxes.values()].map((s) => ({ uid: s.uid, namespace: s.namespace, name: s.name, podIP: s.podIP }));
   }
 
+  /** The node's pod network (bridge, NAT), opened for the node's pod CIDR. */
+  openNetwork(podCIDR: string): Promise<PodNetwork> {
+    return this.network(podCIDR);
+  }
+
   private network(podCIDR: string): Promise<PodNetwork> {
     if (this.networkP && this.networkCIDR === podCIDR) return this.networkP;
     this.networkCIDR = podCIDR;
@@ -195,6 +203,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
       clusterCIDR: this.opts.clusterCIDR,
       bridge: this.opts.bridge,
       netnsPrefix: this.opts.netnsPrefix,
+      mtu: this.opts.mtu,
     });
     this.networkP.catch(() => {
       this.networkP = undefined;
@@ -231,7 +240,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     }
     sb.etcMounts = await writePodEtcFiles(sb.dir, pod, sb.podIP, {
       clusterDomain: this.opts.clusterDomain,
-      clusterDNS: this.opts.clusterDNS,
+      clusterDNS: typeof this.opts.clusterDNS === 'function' ? this.opts.clusterDNS() : this.opts.clusterDNS,
     });
   }
 
@@ -310,15 +319,16 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     }
     const rec: ContainerRec = { id, name: container.name, attempt, settled: false };
     list.push(rec);
+    let st: ContainerStatus;
     try {
-      await this.oci.start(id);
+      st = await this.oci.start(id);
     } catch (e) {
       list.splice(list.indexOf(rec), 1);
       await this.discard(id, rootDir, holder, true);
       throw new ContainerStartError('RunContainerError', startErrorMessage((e as Error).message));
     }
     this.opts.event?.(pod, 'Normal', 'Started', `Started container ${container.name}`);
-    return this.follow(sb, rec, await this.oci.state(id), onExit);
+    return this.follow(sb, rec, st, onExit);
   }
 
   /** Hands the container's exit to onExit once (at once when it has exited already). */

@@ -194,8 +194,15 @@ metadata: {name: sec}
 stringData: {password: hunter2}
 ---
 apiVersion: v1
-kind: Pod
+kind: Service
 metadata: {name: probed}
+spec:
+  selector: {app: probed}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: probed, labels: {app: probed}}
 spec:
   terminationGracePeriodSeconds: 1
   initContainers:
@@ -240,8 +247,14 @@ spec:
     t.is((await pod('probed')).status.containerStatuses[0].ready, false);
     await c!.k(['exec', 'probed', '--', 'touch', '/tmp/ready']);
     await waitFor('ready', 20_000, async () => (await pod('probed')).status.containerStatuses[0].ready === true);
+    const endpoints = async () => JSON.parse(await c!.k(['get', 'endpoints', 'probed', '-o', 'json'])) as Json;
+    await waitFor('the ready pod in the Service endpoints', 20_000, async () => (await endpoints()).subsets?.[0]?.addresses?.[0]?.ip === p.status.podIP);
     await c!.k(['exec', 'probed', '--', 'rm', '/tmp/ready']);
     await waitFor('not ready again', 20_000, async () => (await pod('probed')).status.containerStatuses[0].ready === false);
+    await waitFor('out of the ready endpoints', 20_000, async () => {
+      const s = (await endpoints()).subsets?.[0];
+      return !s?.addresses?.length && s?.notReadyAddresses?.[0]?.ip === p.status.podIP;
+    });
     // The liveness probe fails once /healthz is gone: the container is restarted.
     await c!.k(['exec', 'probed', '--', 'rm', '/www/healthz']);
     await waitFor('a liveness restart', 30_000, async () => (await pod('probed')).status.containerStatuses[0].restartCount >= 1);

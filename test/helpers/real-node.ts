@@ -4,7 +4,7 @@
 // every pod, stops the server and removes the node's network, then reports anything left behind.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, skiffBin, repoRoot, type TestServer } from './server.js';
@@ -55,7 +55,7 @@ export async function startRealCluster(opts: { args?: string[] } = {}): Promise<
   const server = await startServer({
     dataDir,
     agent: true,
-    args: ['--node-name', nodeName, '--kubelet-port', '0', '--bridge', bridge, '--cluster-cidr', freePodRange(), '--restart-backoff', '1s', '--node-ip', '127.0.0.1', ...(opts.args ?? [])],
+    args: ['--node-name', nodeName, '--kubelet-port', '0', '--bridge', bridge, '--cluster-cidr', freePodRange(), '--restart-backoff', '1s', '--node-ip', '127.0.0.1', '--overlay=false', ...(opts.args ?? [])],
   });
   const k = async (args: string[], kopts?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }) => {
     const r = await server.kubectl(args, kopts);
@@ -94,6 +94,32 @@ export function cleanupNode(dataDir: string, bridge: string): string[] {
   if (conmons) {
     left.push(`conmon still running: ${conmons.replace(/\n/g, ' ')}`);
     for (const pid of conmons.split('\n')) spawnSync('kill', ['-9', pid]);
+  }
+  // Containers a failed test left: the runtime deletes them (killing conmon alone would orphan them).
+  const stateRoot = join(dataDir, 'runtime', 'state');
+  for (const id of existsSync(stateRoot) ? readdirSync(stateRoot) : []) {
+    left.push(`container left: ${id}`);
+    for (const rt of ['crun', 'runc']) if (findExecutable(rt)) spawnSync(rt, [`--root=${stateRoot}`, 'delete', '--force', id]);
+  }
+  // Pod network namespaces and cgroups of pods the agent did not get to release.
+  const netRecords = join(dataDir, 'network', 'pods');
+  for (const f of existsSync(netRecords) ? readdirSync(netRecords) : []) {
+    try {
+      const rec = JSON.parse(readFileSync(join(netRecords, f), 'utf8')) as { uid?: string; netnsPath?: string };
+      if (rec.netnsPath && existsSync(rec.netnsPath)) {
+        left.push(`netns left: ${rec.netnsPath}`);
+        spawnSync('ip', ['netns', 'del', rec.netnsPath.split('/').pop()!]);
+      }
+    } catch {
+      /* a half-written record */
+    }
+  }
+  const podsDir = join(dataDir, 'pods');
+  for (const uid of existsSync(podsDir) ? readdirSync(podsDir) : []) {
+    for (const ctl of readdirSync('/sys/fs/cgroup')) {
+      const dir = join('/sys/fs/cgroup', ctl, 'skiff', `pod${uid}`);
+      if (existsSync(dir)) spawnSync('find', [dir, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
+    }
   }
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')

@@ -167,15 +167,21 @@ export class OciContainerRuntime {
       await this.forceCleanup(id, meta.cgroupsPath);
       throw err;
     }
-    return this.state(id);
+    // conmon returned only once the runtime's create succeeded and wrote the pid file: no need to
+    // ask the runtime again (each `crun state` is a process start, ~7 ms of a pod's start-up).
+    return { ...this.statusBase(meta), state: 'created', pid: readPid(paths.containerPidFile) };
   }
 
+  /**
+   * Starts a created container. The status returned says running as of the start; a process that
+   * ended at once is reported by its exit (onExit / state), as with any other exit.
+   */
   async start(id: string): Promise<ContainerStatus> {
     const meta = await this.meta(id);
     await runRuntime(this.bin, ['start', id]);
     meta.startedAt = new Date().toISOString();
     await writeMeta(this.layout, meta);
-    return this.state(id);
+    return { ...this.statusBase(meta), state: 'running', pid: readPid(join(containerDir(this.layout, id), 'pidfile')) };
   }
 
   /** Sends a signal (name like SIGTERM/TERM or a number) to the container's main process. */
