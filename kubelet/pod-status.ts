@@ -92,6 +92,8 @@ export interface PodStatusInput {
   containers: ContainerRun[];
   restartPolicy: string;
   podIP?: string;
+  /** addresses on further networks (networking.skiff.dev/networks), after podIP */
+  extraPodIPs?: string[];
   hostIP: string;
   startTime: string;
   qosClass?: string;
@@ -130,7 +132,7 @@ export function buildPodStatus(inp: PodStatusInput): Json {
   if (inits.length) status.initContainerStatuses = inits.map(containerStatus);
   if (inp.podIP) {
     status.podIP = inp.podIP;
-    status.podIPs = [{ ip: inp.podIP }];
+    status.podIPs = [{ ip: inp.podIP }, ...(inp.extraPodIPs ?? []).map((ip) => ({ ip }))];
   }
   if (inp.qosClass) status.qosClass = inp.qosClass;
   return status;

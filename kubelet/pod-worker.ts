@@ -5,6 +5,7 @@ import type { KObject } from '../pkg/api/types.js';
 import type { Logger } from '../pkg/log/logger.js';
 import { ContainerStartError, SandboxError, type Container, type ContainerExit, type Runtime } from './runtime/runtime.js';
 import type { Prober } from './prober/prober.js';
+import { DEFAULT_NETWORK, podNetworks } from '../pkg/api/networks.js';
 import { buildPodStatus, isoSeconds, type ConditionClock, type ContainerRun, type Json, podPhase } from './pod-status.js';
 
 export interface PodWorkerDeps {
@@ -47,6 +48,7 @@ export class PodWorker {
   private stage: Stage = 'new';
   private containers: ContainerRun[] = [];
   private podIP?: string;
+  private extraPodIPs?: string[];
   private startTime = isoSeconds();
   private readonly clock: ConditionClock = { times: new Map() };
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -201,7 +203,7 @@ export class PodWorker {
   }
 
   private proceed(): void {
-    if (!this.podIP) {
+    if (!this.podIP && this.onDefaultNetwork()) {
       const ip = this.spec.hostNetwork ? this.deps.hostIP : this.deps.allocateIP(this.uid);
       if (!ip) {
         this.stage = 'waiting-network';
@@ -240,7 +242,9 @@ export class PodWorker {
   private async run(): Promise<void> {
     if (!this.sandboxReady) {
       try {
-        await this.deps.runtime.runPodSandbox(this.pod, { podIP: this.podIP!, podCIDR: this.deps.podCIDR?.() });
+        const res = await this.deps.runtime.runPodSandbox(this.pod, { podIP: this.podIP ?? '', podCIDR: this.deps.podCIDR?.() });
+        if (res?.podIP) this.podIP = res.podIP;
+        if (res?.extraPodIPs?.length) this.extraPodIPs = res.extraPodIPs;
         this.sandboxReady = true;
         this.sandboxFailures = 0;
       } catch (err) {
@@ -264,6 +268,17 @@ export class PodWorker {
     }
     await Promise.all(this.containers.filter((x) => !x.init && x.state === 'waiting' && !this.retries.get(x.name)?.pending).map((c) => this.startOne(c)));
     if (this.stage === 'starting') this.stage = 'running';
+  }
+
+  /** Whether the pod's address comes from the node's pod CIDR (it is on the default network). */
+  private onDefaultNetwork(): boolean {
+    if (this.spec.hostNetwork) return true;
+    try {
+      return podNetworks(this.pod).includes(DEFAULT_NETWORK);
+    } catch {
+      // A malformed annotation: the sandbox reports it; until then the pod is treated as a default one.
+      return true;
+    }
   }
 
   private stopping(): boolean {
@@ -446,6 +461,7 @@ export class PodWorker {
       containers: this.containers,
       restartPolicy: this.spec.restartPolicy ?? 'Always',
       podIP: this.podIP,
+      extraPodIPs: this.extraPodIPs,
       hostIP: this.deps.hostIP,
       startTime: this.startTime,
       qosClass: this.apiStatus.qosClass as string | undefined,

@@ -18,6 +18,7 @@ import type { NodeIdentity } from './node-object.js';
 import type { OciRuntimeName } from './runtime/oci/oci-binary.js';
 import { KUBELET_CLIENT_CN } from '../apiserver/auth/pki.js';
 import { NodeNetwork } from './network/node-network.js';
+import { NodeNetworks } from './network/networks-node.js';
 import { underlayMTU } from './network/mtu.js';
 
 /** VXLAN takes 50 bytes of each packet: pods on the overlay get the underlay's MTU minus that. */
@@ -61,6 +62,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   const clusterCIDR = o.clusterCIDR ?? '10.42.0.0/16';
   const ownDNS = !o.clusterDNS?.length;
   let network: NodeNetwork | undefined;
+  const networks = new NodeNetworks({ nodeName: o.identity.name, nodeIP: o.identity.address, stateDir: join(o.dataDir, 'networks'), table: `skiff-isolation-${o.bridge ?? 'skiff0'}`, log });
   const runtime = await OciPodRuntime.open({
     dataDir: o.dataDir,
     runtime: o.runtime,
@@ -73,6 +75,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     mtu: o.overlay === false ? undefined : overlayPodMTU(o.identity.address),
     clusterDNS: ownDNS ? () => network?.clusterDNS : o.clusterDNS,
     clusterDomain: o.clusterDomain,
+    attachNetworks: (pod, netnsPath, names) => networks.attach(pod, netnsPath, names),
+    detachNetworks: (uid) => networks.detach(uid),
     insecureRegistries: o.insecureRegistries,
     allocatable: { cpu: o.identity.cpu ?? String(cpus().length), memory: o.identity.memory ?? `${Math.floor(totalmem() / 1024)}Ki` },
     event: (pod, type, reason, message) => events.event(pod, type, reason, message),
@@ -103,6 +107,7 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     clusterCIDR,
     podNetwork: (cidr) => runtime.openNetwork(cidr),
     overlay: o.overlay,
+    networks,
     dns: ownDNS,
     clusterDomain: o.clusterDomain,
     serviceTable: `skiff-svc-${o.bridge ?? 'skiff0'}`,

@@ -12,6 +12,8 @@ import { ClusterDNS } from '../dns/server.js';
 import { peersFromNodes, VxlanOverlay } from './overlay.js';
 import { ServiceProxy } from './service-proxy.js';
 import type { PodNetwork } from './pod-network.js';
+import type { NodeNetworks } from './networks-node.js';
+import { NETWORKS } from '../../pkg/api/networks.js';
 
 export interface NodeNetworkOptions {
   client: RestClient;
@@ -23,6 +25,8 @@ export interface NodeNetworkOptions {
   podNetwork(podCIDR: string): Promise<PodNetwork>;
   /** VXLAN between nodes (default on) */
   overlay?: boolean;
+  /** further Networks (the Network CRD) on this node: bridges, VXLANs, isolation rules */
+  networks?: NodeNetworks;
   /** the nftables table of the Services rules (one per agent; default skiff-svc) */
   serviceTable?: string;
   /** cluster DNS on the bridge gateway, port 53 (default on) */
@@ -35,6 +39,7 @@ export class NodeNetwork {
   private readonly nodes: Informer;
   private readonly services: Informer;
   private readonly endpoints: Informer;
+  private readonly networkObjects: Informer;
   private overlay?: VxlanOverlay;
   private proxy?: ServiceProxy;
   private dnsServer?: ClusterDNS;
@@ -48,6 +53,11 @@ export class NodeNetwork {
     this.nodes = new Informer(o.client, R.nodes, {});
     this.services = new Informer(o.client, R.services, {});
     this.endpoints = new Informer(o.client, R.endpoints, {});
+    this.networkObjects = new Informer(o.client, NETWORKS, {});
+  }
+
+  private get informers(): Informer[] {
+    return this.o.networks ? [this.nodes, this.services, this.endpoints, this.networkObjects] : [this.nodes, this.services, this.endpoints];
   }
 
   /** nameservers for pods with dnsPolicy ClusterFirst, once the DNS serves */
@@ -57,9 +67,9 @@ export class NodeNetwork {
 
   async start(): Promise<void> {
     const kick = () => this.kick();
-    for (const inf of [this.nodes, this.services, this.endpoints]) inf.on({ add: kick, update: kick, delete: kick });
+    for (const inf of this.informers) inf.on({ add: kick, update: kick, delete: kick });
     this.proxy = new ServiceProxy({ table: this.o.serviceTable, nodeIPs: [this.o.nodeIP], clusterCIDR: this.o.clusterCIDR, log: this.o.log });
-    await Promise.all([this.nodes.start(), this.services.start(), this.endpoints.start()]);
+    await Promise.all(this.informers.map((i) => i.start()));
     this.kick();
   }
 
@@ -88,6 +98,7 @@ export class NodeNetwork {
     const podCIDR = (self?.spec as { podCIDR?: string } | undefined)?.podCIDR;
     if (podCIDR && podCIDR !== this.podCIDR) await this.attach(podCIDR, self!);
     if (this.overlay) await this.overlay.sync(peersFromNodes(nodes, this.o.nodeName));
+    if (this.o.networks) await this.o.networks.sync(this.networkObjects.list(), nodes);
     const services = this.services.list();
     const endpoints = this.endpoints.list();
     this.proxy?.update(services, endpoints);
@@ -127,7 +138,7 @@ export class NodeNetwork {
   /** Stops watching; rules, routes and the overlay stay (pods keep their connectivity while the agent is away). */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const inf of [this.nodes, this.services, this.endpoints]) inf.stop();
+    for (const inf of this.informers) inf.stop();
     await this.dnsServer?.stop();
   }
 

@@ -253,10 +253,14 @@ export class PodNetwork {
     this.bridgeReady = true;
   }
 
-  async setUp(pod: { uid: string; namespace: string; name: string }, ip: string, hostPorts: HostPortMapping[] = []): Promise<PodNetworkStatus> {
+  /**
+   * ip null: the pod is not on this (the default) network — only its namespace with lo is made,
+   * for the caller to attach it to its own networks.
+   */
+  async setUp(pod: { uid: string; namespace: string; name: string }, ip: string | null, hostPorts: HostPortMapping[] = []): Promise<PodNetworkStatus> {
     this.checkOpen();
     checkUid(pod.uid);
-    checkPodIp(this.podCIDR, ip);
+    if (ip !== null) checkPodIp(this.podCIDR, ip);
     checkHostPorts(hostPorts);
     if (hostPorts.length && !pluginAvailable(this.binDir, 'portmap')) {
       throw new Error(`hostPorts need the CNI portmap plugin, missing in ${this.binDir}`);
@@ -270,10 +274,10 @@ export class PodNetwork {
 
       const clash = this.readRecords().find((r) => r.uid !== pod.uid && r.netnsName === netnsName);
       if (clash) throw new Error(`pods ${clash.uid} and ${pod.uid} map to the same network namespace name ${netnsName}`);
-      const ipUser = this.readRecords().find((r) => r.uid !== pod.uid && r.ip === ip);
+      const ipUser = ip === null ? undefined : this.readRecords().find((r) => r.uid !== pod.uid && r.ip === ip);
       if (ipUser) throw new Error(`pod IP ${ip} is already used by pod ${ipUser.namespace}/${ipUser.name} (${ipUser.uid})`);
 
-      const rec: PodRecord = { uid: pod.uid, namespace: pod.namespace, name: pod.name, ip, netnsName, hostPorts, phase: 'adding' };
+      const rec: PodRecord = { uid: pod.uid, namespace: pod.namespace, name: pod.name, ip: ip ?? '', netnsName, hostPorts, phase: 'adding' };
       this.writeRecord(rec);
       try {
         await this.serializedUntilBridge(() => this.addPod(rec));
@@ -337,6 +341,11 @@ export class PodNetwork {
   private async addPod(rec: PodRecord): Promise<void> {
     const path = await createNetns(rec.netnsName);
     await this.cni('ADD', loopbackConfig(), rec.uid, path, 'lo');
+    if (!rec.ip) {
+      rec.phase = 'ready';
+      this.writeRecord(rec);
+      return;
+    }
     const result = await this.cni('ADD', bridgeConfig({ bridge: this.bridge, podCIDR: this.podCIDR, ip: rec.ip, mtu: this.mtu }), rec.uid, path, IFNAME);
     if (!result) throw new Error(`CNI bridge ADD for pod ${rec.uid} returned no result`);
     rec.result = result;
@@ -367,7 +376,7 @@ export class PodNetwork {
       await step(() => this.cni('DEL', portmapConfig({ bridge: this.bridge, hostPorts: rec.hostPorts, prevResult: rec.result }), uid, path, IFNAME));
     }
     if (netnsExists(netnsName)) {
-      await step(() => this.cni('DEL', bridgeConfig({ bridge: this.bridge, podCIDR: this.podCIDR, ip: rec?.ip, mtu: this.mtu }), uid, path, IFNAME));
+      if (rec?.ip !== '') await step(() => this.cni('DEL', bridgeConfig({ bridge: this.bridge, podCIDR: this.podCIDR, ip: rec?.ip, mtu: this.mtu }), uid, path, IFNAME));
       await step(() => this.cni('DEL', loopbackConfig(), uid, path, 'lo'));
     }
     // Deleting the namespace also destroys the veth pair if bridge DEL could not.
@@ -376,8 +385,9 @@ export class PodNetwork {
     rmSync(this.recordPath(uid), { force: true });
   }
 
-  private async isIntact(rec: PodRecord, ip: string, hostPorts: HostPortMapping[]): Promise<boolean> {
-    if (rec.phase !== 'ready' || rec.ip !== ip || !samePorts(rec.hostPorts, hostPorts)) return false;
+  private async isIntact(rec: PodRecord, ip: string | null, hostPorts: HostPortMapping[]): Promise<boolean> {
+    if (rec.phase !== 'ready' || rec.ip !== (ip ?? '') || !samePorts(rec.hostPorts, hostPorts)) return false;
+    if (ip === null) return netnsExists(rec.netnsName);
     if (!netnsExists(rec.netnsName) || !existsSync(`/sys/class/net/${this.bridge}`)) return false;
     try {
       const out = await runTool('ip', ['-n', rec.netnsName, '-j', '-4', 'addr', 'show', 'dev', IFNAME]);

@@ -14,17 +14,20 @@ import type { Logger } from '../../pkg/log/logger.js';
 import { ImageStore, familiarName, mountRootfs, unmountRootfs, type ImageRecord } from '../images/index.js';
 import { credentialsFromPullSecrets, defaultPullPolicy, ensureImage, type PullPolicy } from '../images/pull.js';
 import { PodNetwork, type HostPortMapping } from '../network/pod-network.js';
+import { intToIp, ipToInt } from '../network/pod-ips.js';
+import { runTool } from '../network/cni.js';
 import { PodVolumes } from '../volumes/pod-volumes.js';
 import { writePodEtcFiles } from '../volumes/etc-files.js';
 import type { ObjectSource } from '../volumes/sources.js';
 import { resolveEnv } from '../envvars.js';
+import { DEFAULT_NETWORK, podNetworks } from '../../pkg/api/networks.js';
 import { StreamTargetError, type ContainerLogs, type ContainerRef, type ExecRequest, type ExecSession, type StreamingRuntime } from '../server/streaming.js';
 import { OciContainerRuntime, type ContainerStatus } from './oci/runtime.js';
 import { buildSpec, containerCgroupPath, type BindMount } from './oci/spec.js';
 import { resolveImageUser } from './oci/image-user.js';
 import { writeJson } from './oci/container-dir.js';
 import type { OciRuntimeName } from './oci/oci-binary.js';
-import { ContainerStartError, SandboxError, type Container, type ContainerExit, type ExecResult, type Pod, type Runtime, type SandboxConfig, type SandboxRecord, type StartedContainer, type StartOptions } from './runtime.js';
+import { ContainerStartError, SandboxError, type SandboxResult, type Container, type ContainerExit, type ExecResult, type Pod, type Runtime, type SandboxConfig, type SandboxRecord, type StartedContainer, type StartOptions } from './runtime.js';
 
 export interface OciPodRuntimeOptions {
   /** the agent's data dir: images/, runtime/, pods/, logs/, network/ below it */
@@ -45,6 +48,9 @@ export interface OciPodRuntimeOptions {
   clusterDomain?: string;
   insecureRegistries?: string[];
   allocatable?: { cpu: string; memory: string };
+  /** puts the pod on its further networks (annotation networking.skiff.dev/networks); returns its addresses there */
+  attachNetworks?: (pod: { uid: string; namespace: string; name: string }, netnsPath: string, networks: string[]) => Promise<{ ip: string; prefix: number; interface: string }[]>;
+  detachNetworks?: (uid: string) => Promise<void>;
   /** kubelet events (Pulling, Pulled, Created, Started, Killing, FailedPreStopHook, ...) */
   event?: (pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string) => void;
   log?: Logger;
@@ -211,7 +217,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     return this.networkP;
   }
 
-  async runPodSandbox(pod: Pod, config: SandboxConfig): Promise<void> {
+  async runPodSandbox(pod: Pod, config: SandboxConfig): Promise<SandboxResult> {
     const uid = pod.metadata.uid!;
     const spec = (pod.spec ?? {}) as { hostNetwork?: boolean; containers?: Container[]; initContainers?: Container[] };
     let sb = this.sandboxes.get(uid);
@@ -221,15 +227,44 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     }
     sb.stopped = false;
     await mkdir(sb.dir, { recursive: true, mode: 0o750 });
+    let nets: string[];
+    try {
+      nets = podNetworks(pod);
+    } catch (e) {
+      throw new SandboxError('FailedCreatePodSandBox', (e as Error).message);
+    }
+    const onDefault = nets.includes(DEFAULT_NETWORK);
     if (!sb.hostNetwork) {
       if (!config.podCIDR) throw new SandboxError('FailedCreatePodSandBox', 'the node has no pod CIDR yet');
       try {
         const net = await this.network(config.podCIDR);
-        const st = await net.setUp({ uid, namespace: sb.namespace, name: sb.name }, sb.podIP, hostPorts(spec.containers ?? []));
+        // A pod only on its own networks gets a namespace with lo here and its interfaces below.
+        const st = await net.setUp({ uid, namespace: sb.namespace, name: sb.name }, onDefault ? sb.podIP : null, onDefault ? hostPorts(spec.containers ?? []) : []);
         sb.netnsPath = st.netnsPath;
         sb.podCIDR = config.podCIDR;
       } catch (e) {
         throw new SandboxError('FailedCreatePodSandBox', `failed to set up the pod network: ${(e as Error).message}`);
+      }
+    }
+    // Recorded before anything else can fail, so a restarted agent finds (and can release) the namespace.
+    await writeJson(join(sb.dir, 'sandbox.json'), { uid, namespace: sb.namespace, name: sb.name, podIP: sb.podIP, hostNetwork: sb.hostNetwork, netnsPath: sb.netnsPath, podCIDR: sb.podCIDR } satisfies SandboxFile);
+    let extraPodIPs: string[] | undefined;
+    const extra = nets.filter((n) => n !== DEFAULT_NETWORK);
+    if (extra.length) {
+      if (sb.hostNetwork || !sb.netnsPath) throw new SandboxError('FailedCreatePodSandBox', `a hostNetwork pod cannot join networks (${extra.join(', ')})`);
+      if (!this.opts.attachNetworks) throw new SandboxError('FailedCreatePodSandBox', `this node does not attach pods to further networks (${extra.join(', ')})`);
+      try {
+        const att = await this.opts.attachNetworks({ uid, namespace: sb.namespace, name: sb.name }, sb.netnsPath, extra);
+        const ips = new Map(extra.map((n, i) => [n, att[i]!]));
+        // The default route goes out on the first network the pod names.
+        if (nets[0] !== DEFAULT_NETWORK) {
+          const first = ips.get(nets[0]!)!;
+          await setDefaultRoute(sb.netnsPath, first.ip, first.prefix, first.interface);
+          sb.podIP = first.ip;
+        }
+        extraPodIPs = nets.map((n) => (n === DEFAULT_NETWORK ? config.podIP : ips.get(n)!.ip)).filter((ip) => ip !== sb.podIP);
+      } catch (e) {
+        throw new SandboxError('FailedCreatePodSandBox', `failed to attach the pod to its networks: ${(e as Error).message}`);
       }
     }
     await writeJson(join(sb.dir, 'sandbox.json'), { uid, namespace: sb.namespace, name: sb.name, podIP: sb.podIP, hostNetwork: sb.hostNetwork, netnsPath: sb.netnsPath, podCIDR: sb.podCIDR } satisfies SandboxFile);
@@ -239,9 +274,11 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
       throw new SandboxError('FailedMount', `MountVolume.SetUp failed: ${(e as Error).message}`);
     }
     sb.etcMounts = await writePodEtcFiles(sb.dir, pod, sb.podIP, {
+      podIPs: extraPodIPs ? [sb.podIP, ...extraPodIPs] : undefined,
       clusterDomain: this.opts.clusterDomain,
       clusterDNS: typeof this.opts.clusterDNS === 'function' ? this.opts.clusterDNS() : this.opts.clusterDNS,
     });
+    return { podIP: sb.podIP, extraPodIPs };
   }
 
   private sandboxOf(pod: Pod): Sandbox {
@@ -502,6 +539,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     sb.containers.clear();
     const busy = this.oci.removePodCgroup(sb.uid);
     if (busy.length) this.opts.log?.warn({ pod: `${sb.namespace}/${sb.name}`, busy }, 'pod cgroups still busy');
+    await this.opts.detachNetworks?.(sb.uid).catch((e) => this.opts.log?.warn({ pod: `${sb.namespace}/${sb.name}`, err: (e as Error).message }, 'detaching from networks failed'));
     if (!sb.hostNetwork && sb.podCIDR) {
       // After an agent restart the network is opened again just to release this pod.
       const net = this.networkP && this.networkCIDR === sb.podCIDR ? await this.networkP : await this.network(sb.podCIDR);
@@ -616,6 +654,14 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     const net = await this.reopenNetwork();
     await net?.destroy();
   }
+}
+
+/** Points the pod's default route at the gateway (first host address) of the given interface's subnet. */
+async function setDefaultRoute(netnsPath: string, ip: string, prefix: number, dev: string): Promise<void> {
+  const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
+  const gateway = intToIp(((ipToInt(ip) & mask) >>> 0) + 1);
+  const ns = netnsPath.split('/').pop()!;
+  await runTool('ip', ['-n', ns, 'route', 'replace', 'default', 'via', gateway, 'dev', dev]);
 }
 
 function hostPorts(containers: Container[]): HostPortMapping[] {

