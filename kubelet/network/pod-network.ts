@@ -57,6 +57,14 @@ interface PodRecord {
   result?: CniResult;
 }
 
+/**
+ * Whether a link exists in this process's network namespace: /proc/sys/net follows the caller's
+ * namespace, /sys/class/net the mount's (an agent run with `nsenter --net` shares the root's /sys).
+ */
+function linkExists(name: string): boolean {
+  return existsSync(`/proc/sys/net/ipv4/conf/${name}`);
+}
+
 const IFNAME = 'eth0';
 const CNI_VERSION = '1.0.0';
 const REQUIRED_PLUGINS = ['bridge', 'loopback', 'static'] as const;
@@ -201,7 +209,7 @@ export class PodNetwork {
     this.gateway = gatewayFor(this.podCIDR);
     this.natTable = natTableName(this.bridge);
     this.podsDir = join(opts.stateDir, 'pods');
-    this.bridgeReady = existsSync(`/sys/class/net/${this.bridge}`);
+    this.bridgeReady = linkExists(this.bridge);
   }
 
   static async open(opts: PodNetworkOptions): Promise<PodNetwork> {
@@ -239,9 +247,9 @@ export class PodNetwork {
    */
   async ensureBridge(): Promise<void> {
     this.checkOpen();
-    if (!existsSync(`/sys/class/net/${this.bridge}`)) {
+    if (!linkExists(this.bridge)) {
       await runTool('ip', ['link', 'add', 'name', this.bridge, 'type', 'bridge']).catch((e) => {
-        if (!existsSync(`/sys/class/net/${this.bridge}`)) throw e;
+        if (!linkExists(this.bridge)) throw e;
       });
     }
     if (this.mtu !== undefined) await runTool('ip', ['link', 'set', 'dev', this.bridge, 'mtu', String(this.mtu)]);
@@ -317,9 +325,9 @@ export class PodNetwork {
       await deleteNetns(name).catch((e: Error) => errors.push(e.message));
     }
     // bridge DEL leaves the bridge device behind: it is ours to remove
-    if (existsSync(`/sys/class/net/${this.bridge}`)) {
+    if (linkExists(this.bridge)) {
       await runTool('ip', ['link', 'delete', this.bridge, 'type', 'bridge']).catch((e: Error) => {
-        if (existsSync(`/sys/class/net/${this.bridge}`)) errors.push(e.message);
+        if (linkExists(this.bridge)) errors.push(e.message);
       });
     }
     this.bridgeReady = false;
@@ -388,7 +396,7 @@ export class PodNetwork {
   private async isIntact(rec: PodRecord, ip: string | null, hostPorts: HostPortMapping[]): Promise<boolean> {
     if (rec.phase !== 'ready' || rec.ip !== (ip ?? '') || !samePorts(rec.hostPorts, hostPorts)) return false;
     if (ip === null) return netnsExists(rec.netnsName);
-    if (!netnsExists(rec.netnsName) || !existsSync(`/sys/class/net/${this.bridge}`)) return false;
+    if (!netnsExists(rec.netnsName) || !linkExists(this.bridge)) return false;
     try {
       const out = await runTool('ip', ['-n', rec.netnsName, '-j', '-4', 'addr', 'show', 'dev', IFNAME]);
       const links = JSON.parse(out) as { addr_info?: { local?: string }[] }[];
