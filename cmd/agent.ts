@@ -36,6 +36,7 @@ export const realNodeFlags: FlagSpec[] = [
   { name: 'kubelet-port', type: 'int', default: 10250, help: 'port of the node server (logs, exec, port-forward; only the API server may call it)' },
   { name: 'cluster-dns', type: 'list', default: [], help: 'nameserver(s) pods with dnsPolicy ClusterFirst get (default: the node serves the cluster DNS on its pod bridge gateway)' },
   { name: 'cluster-domain', type: 'string', default: 'cluster.local', help: 'the cluster DNS domain' },
+  { name: 'pod-manifest-path', type: 'string', help: 'folder of static pod manifests, run as mirror pods and followed as they change' },
   { name: 'overlay', type: 'boolean', default: true, help: "VXLAN to the other nodes' pod CIDRs (--overlay=false: pods reach only their own node)" },
   { name: 'insecure-registry', type: 'list', default: [], help: 'registry host[:port] pulled over plain HTTP (loopback always is)' },
   { name: 'bridge', type: 'string', default: 'skiff0', help: 'bridge device of the pod network' },
@@ -197,6 +198,7 @@ async function runRealAgent(v: FlagValues, timing: AgentTiming): Promise<void> {
       clusterCIDR: String(v['cluster-cidr']),
       clusterDomain: String(v['cluster-domain']),
       overlay: v['overlay'] !== false,
+      podManifestPath: v['pod-manifest-path'] ? resolve(String(v['pod-manifest-path'])) : undefined,
     });
   } catch (e) {
     client.close();

@@ -136,6 +136,7 @@ export async function runServer(v: FlagValues): Promise<void> {
         netnsPrefix: String(v['netns-prefix']),
         clusterDomain: String(v['cluster-domain']),
         overlay: v['overlay'] !== false,
+        podManifestPath: v['pod-manifest-path'] ? resolve(String(v['pod-manifest-path'])) : undefined,
       });
     } catch (e) {
       await api.stop();

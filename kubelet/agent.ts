@@ -44,6 +44,8 @@ export interface AgentDeps {
   statusManager: StatusManager;
   /** kubelet events (Pulled, Started, Killing, BackOff, Unhealthy, ...); none when absent */
   events?: EventRecorder;
+  /** what the node reports beyond its identity: the images it has, disk pressure */
+  nodeExtras?: () => Promise<{ images?: Json[]; diskPressure?: boolean }>;
 }
 
 function microTime(d = new Date()): string {
@@ -176,7 +178,9 @@ export class NodeAgent {
     if (this.statusInFlight) return;
     this.statusInFlight = true;
     try {
-      const status = nodeStatus(this.id, nodeConditions(true, this.conditionSince), this.bootID);
+      const extras = (await this.deps.nodeExtras?.().catch(() => undefined)) ?? {};
+      const status = nodeStatus(this.id, nodeConditions(true, this.conditionSince, extras.diskPressure), this.bootID);
+      if (extras.images) status.images = extras.images;
       await this.client.patch(resourcePath(R.nodes, undefined, this.id.name, 'status'), { status }, 'merge');
     } catch (e) {
       if (isNotFound(e) && this.registered && !this.stopped) {

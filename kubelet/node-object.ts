@@ -33,7 +33,7 @@ export function nodeLabels(id: Pick<NodeIdentity, 'name' | 'labels'>): Record<st
   };
 }
 
-export function nodeConditions(ready: boolean, since: Map<string, string>): Json[] {
+export function nodeConditions(ready: boolean, since: Map<string, string>, diskPressure = false): Json[] {
   const now = isoSeconds();
   const cond = (type: string, status: string, reason: string, message: string): Json => {
     const key = `${type}=${status}`;
@@ -45,7 +45,7 @@ export function nodeConditions(ready: boolean, since: Map<string, string>): Json
   };
   return [
     cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-    cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+    diskPressure ? cond('DiskPressure', 'True', 'KubeletHasDiskPressure', 'kubelet has disk pressure') : cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
     cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
     ready ? cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status') : cond('Ready', 'False', 'KubeletNotReady', 'container runtime is not ready'),
   ];

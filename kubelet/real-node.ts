@@ -19,6 +19,8 @@ import type { OciRuntimeName } from './runtime/oci/oci-binary.js';
 import { KUBELET_CLIENT_CN } from '../apiserver/auth/pki.js';
 import { NodeNetwork } from './network/node-network.js';
 import { NodeNetworks } from './network/networks-node.js';
+import { ImageGC } from './image-gc.js';
+import { StaticPods } from './static-pods.js';
 import { underlayMTU } from './network/mtu.js';
 
 /** VXLAN takes 50 bytes of each packet: pods on the overlay get the underlay's MTU minus that. */
@@ -45,6 +47,8 @@ export interface RealNodeOptions {
   insecureRegistries?: string[];
   /** VXLAN to the other nodes' pod CIDRs (default on) */
   overlay?: boolean;
+  /** folder of static pod manifests (kubelet's staticPodPath) */
+  podManifestPath?: string;
 }
 
 export interface RealNode {
@@ -93,9 +97,19 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   });
   const port = await server.start();
   const statusManager = new StatusManager(o.client, 4);
+  const imageGC = new ImageGC({ store: runtime.images, log });
+  imageGC.start();
+  const nodeExtras = async () => ({
+    diskPressure: imageGC.diskPressure,
+    // kubelet lists the node's images (largest first, at most 50) for the scheduler's image locality.
+    images: (await runtime.images.list())
+      .sort((a, b) => b.size - a.size)
+      .slice(0, 50)
+      .map((img) => ({ names: [...img.names, ...(img.repoDigests ?? [])], sizeBytes: img.size })),
+  });
   const agent = new NodeAgent(
     { ...o.identity, runtimeVersion: runtime.version, kubeletPort: port },
-    { client: o.client, runtime, prober: new RealProber({ log }), statusManager, events },
+    { client: o.client, runtime, prober: new RealProber({ log }), statusManager, events, nodeExtras },
     o.timing,
   );
   const host = new AgentHost(o.client, [agent], { spreadMs: o.timing.leaseRenewIntervalMs });
@@ -114,6 +128,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     log,
   });
   await network.start();
+  const staticPods = o.podManifestPath ? new StaticPods({ client: o.client, nodeName: o.identity.name, dir: o.podManifestPath, log }) : undefined;
+  await staticPods?.start();
   return {
     agent,
     network,
@@ -122,6 +138,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     async stop() {
       // Containers outlive the agent (conmon holds them): only our own loops stop here.
       host.stop();
+      imageGC.stop();
+      await staticPods?.stop();
       await network?.stop();
       statusManager.shutdown();
       await server.stop();

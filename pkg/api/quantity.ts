@@ -65,10 +65,11 @@ export function parseQuantity(input: string): Quantity {
 
 /** Returns [] when valid, else the message list (for field errors). */
 export function validateQuantity(input: unknown): string[] {
-  if (typeof input === 'number') return Number.isFinite(input) ? [] : [QUANTITY_FORMAT_ERROR];
-  if (typeof input !== 'string') return [QUANTITY_FORMAT_ERROR];
+  if (typeof input === 'number' && !Number.isFinite(input)) return [QUANTITY_FORMAT_ERROR];
+  if (typeof input !== 'string' && typeof input !== 'number') return [QUANTITY_FORMAT_ERROR];
   try {
-    parseQuantity(input);
+    // A JSON number is read as its decimal text, which must parse like any quantity (1e99 does not).
+    parseQuantity(String(input));
     return [];
   } catch (e) {
     return [(e as Error).message];

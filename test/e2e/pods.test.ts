@@ -5,7 +5,7 @@
 // realNodeMissing(); every pod, mount, link and table is gone after the file.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realNodeMissing, startRealCluster, type RealCluster } from '../helpers/real-node.js';
@@ -42,7 +42,8 @@ if (missing) {
   test.skip(`real pods (skipped: ${missing})`, (t) => t.pass());
 } else {
   test.before(async () => {
-    c = await startRealCluster();
+    mkdirSync(join(scratch, 'static'));
+    c = await startRealCluster({ args: ['--pod-manifest-path', join(scratch, 'static')] });
   });
   test.after.always(async (t) => {
     const left = c ? await c.stop() : [];
@@ -293,6 +294,41 @@ spec:
     t.true(took >= 2500, `deletion took ${took} ms`);
   });
 
+  test.serial('static pods: a manifest in the folder runs as a mirror pod, follows edits, comes back when deleted, goes with its file', async (t) => {
+    const file = join(scratch, 'static', 'static-web.yaml');
+    const manifest = (word: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: static-web, labels: {app: static-web}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: main
+    image: busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "echo ${word}; exec sleep 3600"]
+`;
+    const name = `static-web-${c!.nodeName}`;
+    writeFileSync(file, manifest('first'));
+    const first = await running(name);
+    t.truthy(first.metadata.annotations['kubernetes.io/config.mirror']);
+    t.is(first.spec.nodeName, c!.nodeName);
+    t.regex(await c!.k(['logs', name]), /first/);
+    writeFileSync(file, manifest('second'));
+    await waitFor('the edited static pod', 60_000, async () => {
+      const p = await pod(name).catch(() => undefined);
+      return p && p.metadata.uid !== first.metadata.uid && p.status?.phase === 'Running' && /second/.test(await c!.k(['logs', name]));
+    });
+    const before = (await pod(name)).metadata.uid;
+    await c!.k(['delete', 'pod', name, '--wait=false']);
+    await waitFor('the mirror pod back', 60_000, async () => {
+      const p = await pod(name).catch(() => undefined);
+      return p && p.metadata.uid !== before && p.status?.phase === 'Running';
+    });
+    unlinkSync(file);
+    await waitFor('the static pod gone with its file', 60_000, async () => !(await c!.k(['get', 'pods', '-o', 'name'])).includes(name));
+    t.pass();
+  });
+
   test.serial('a missing image shows ErrImagePull then ImagePullBackOff; a missing command RunContainerError', async (t) => {
     await apply(`
 apiVersion: v1
@@ -306,6 +342,13 @@ kind: Pod
 metadata: {name: nocmd}
 spec:
   containers: [{name: main, image: "busybox:latest", imagePullPolicy: IfNotPresent, command: ["/no/such/binary"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: novolume}
+spec:
+  containers: [{name: main, image: "busybox:latest", imagePullPolicy: IfNotPresent, command: ["sleep", "3600"], volumeMounts: [{name: cfg, mountPath: /cfg}]}]
+  volumes: [{name: cfg, configMap: {name: does-not-exist}}]
 `);
     const seen = new Set<string>();
     await waitFor('ErrImagePull and ImagePullBackOff', 60_000, async () => {
@@ -321,7 +364,10 @@ spec:
     });
     t.regex(JSON.stringify(cs), /no\/such\/binary/);
     t.regex(await c!.k(['get', 'pod', 'noimage']), /ErrImagePull|ImagePullBackOff/);
-    await c!.k(['delete', 'pod', 'noimage', 'nocmd', '--grace-period=1']);
+    // A volume that cannot be mounted: FailedMount, and the pod waits in ContainerCreating.
+    await waitFor('a FailedMount event', 30_000, async () => /FailedMount.*configmap "does-not-exist" not found/.test(await c!.k(['get', 'events', '--field-selector', 'involvedObject.name=novolume', '-o', 'jsonpath={range .items[*]}{.reason} {.message}{"\\n"}{end}'])));
+    t.is((await pod('novolume')).status.containerStatuses?.[0]?.state?.waiting?.reason ?? 'ContainerCreating', 'ContainerCreating');
+    await c!.k(['delete', 'pod', 'noimage', 'nocmd', 'novolume', '--grace-period=1']);
   });
 }
 
