@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startServer, skiffBin, repoRoot, type TestServer } from './server.js';
 import { waitFor } from './wait.js';
 import { findExecutable } from '../../kubelet/runtime/oci/oci-binary.js';
+import { systemTool } from '../../kubelet/network/cni.js';
 
 export interface RealCluster {
   server: TestServer;
@@ -49,14 +50,22 @@ export async function startRealCluster(opts: { args?: string[] } = {}): Promise<
   const dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-'));
   // The busybox image the examples use, built from busybox-static and imported into the store.
   const layout = join(dataDir, 'busybox-oci');
-  execFileSync('sh', [join(repoRoot, 'hack', 'build-busybox-image.sh'), layout, 'busybox:latest'], { stdio: 'pipe' });
-  const imp = spawnSync(process.execPath, [skiffBin, 'images', 'import', '--data-dir', dataDir, layout], { encoding: 'utf8' });
-  if (imp.status !== 0) throw new Error(`importing busybox failed: ${imp.stderr}`);
-  const server = await startServer({
-    dataDir,
-    agent: true,
-    args: ['--node-name', nodeName, '--kubelet-port', '0', '--bridge', bridge, '--cluster-cidr', freePodRange(), '--restart-backoff', '1s', '--node-ip', '127.0.0.1', '--overlay=false', ...(opts.args ?? [])],
-  });
+  let server: TestServer;
+  try {
+    execFileSync('sh', [join(repoRoot, 'hack', 'build-busybox-image.sh'), layout, 'busybox:latest'], { stdio: 'pipe' });
+    const imp = spawnSync(process.execPath, [skiffBin, 'images', 'import', '--data-dir', dataDir, layout], { encoding: 'utf8' });
+    if (imp.status !== 0) throw new Error(`importing busybox failed: ${imp.stderr}`);
+    server = await startServer({
+      dataDir,
+      agent: true,
+      args: ['--node-name', nodeName, '--kubelet-port', '0', '--bridge', bridge, '--cluster-cidr', freePodRange(), '--restart-backoff', '1s', '--node-ip', '127.0.0.1', '--overlay=false', ...(opts.args ?? [])],
+    });
+  } catch (e) {
+    // A node that never came up leaves nothing behind either.
+    cleanupNode(dataDir, bridge);
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   const k = async (args: string[], kopts?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }) => {
     const r = await server.kubectl(args, kopts);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
@@ -108,7 +117,7 @@ export function cleanupNode(dataDir: string, bridge: string): string[] {
       const rec = JSON.parse(readFileSync(join(netRecords, f), 'utf8')) as { uid?: string; netnsPath?: string };
       if (rec.netnsPath && existsSync(rec.netnsPath)) {
         left.push(`netns left: ${rec.netnsPath}`);
-        spawnSync('ip', ['netns', 'del', rec.netnsPath.split('/').pop()!]);
+        spawnSync(systemTool('ip'), ['netns', 'del', rec.netnsPath.split('/').pop()!]);
       }
     } catch {
       /* a half-written record */
@@ -130,8 +139,12 @@ export function cleanupNode(dataDir: string, bridge: string): string[] {
     left.push(`mount left: ${m}`);
     spawnSync('umount', ['-l', m]);
   }
-  if (spawnSync('ip', ['link', 'show', bridge]).status === 0) spawnSync('ip', ['link', 'del', bridge]);
-  const tables = spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout;
-  for (const line of tables.split('\n')) if (line.includes(bridge)) spawnSync('nft', ['delete', ...line.replace(/^table /, 'table ').trim().split(/\s+/)]);
+  // By absolute path: under npx, node_modules/.bin comes first on PATH and has an unrelated `nft`.
+  const ip = systemTool('ip');
+  const nft = systemTool('nft');
+  if (spawnSync(ip, ['link', 'show', bridge]).status === 0) spawnSync(ip, ['link', 'del', bridge]);
+  // The agent's NAT, Services and isolation tables stay after it stops (as kube-proxy's do).
+  const tables = spawnSync(nft, ['list', 'tables'], { encoding: 'utf8' }).stdout;
+  for (const line of tables.split('\n')) if (line.includes(bridge)) spawnSync(nft, ['delete', ...line.trim().split(/\s+/)]);
   return left;
 }

@@ -36,7 +36,7 @@ test('parseNetworksAnnotation names the bad entry', (t) => {
   t.throws(() => parseNetworksAnnotation('x'.repeat(254)), { message: /253/ });
 });
 
-test('podNetworks: the annotation's networks in order, else the default one; none for hostNetwork pods', (t) => {
+test('podNetworks: the networks of the annotation in order, else the default one; none for hostNetwork pods', (t) => {
   const pod = (annotations?: Record<string, string>, hostNetwork?: boolean) => ({ metadata: { name: 'p', annotations }, spec: { hostNetwork } });
   t.deepEqual(podNetworks(pod()), ['default']);
   t.deepEqual(podNetworks(pod({ [NETWORKS_ANNOTATION]: 'a,b' })), ['a', 'b']);
