@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realNodeMissing, startRealCluster, type RealCluster } from '../helpers/real-node.js';
+import { registryMissing, skopeoPush, startTestRegistry } from '../helpers/registry.js';
 import { waitFor } from '../helpers/wait.js';
 import { cgroupDirs, readCgroupLayout, readMemoryLimit } from '../../kubelet/runtime/oci/cgroups.js';
 import { containerCgroupPath } from '../../kubelet/runtime/oci/spec.js';
@@ -327,6 +328,39 @@ spec:
     unlinkSync(file);
     await waitFor('the static pod gone with its file', 60_000, async () => !(await c!.k(['get', 'pods', '-o', 'name'])).includes(name));
     t.pass();
+  });
+
+  test.serial('an image pulled from a local registry (skopeo-pushed), by tag and by digest', async (t) => {
+    const missingRegistry = registryMissing();
+    if (missingRegistry) {
+      t.log(`skipped: ${missingRegistry}`);
+      t.pass();
+      return;
+    }
+    const reg = await startTestRegistry(join(scratch, 'registry'));
+    try {
+      const digest = await skopeoPush(`oci:${join(c!.server.dataDir, 'busybox-oci')}:busybox:latest`, `docker://${reg.host}/e2e/bb:1`, join(scratch, 'digest'));
+      t.regex(digest, /^sha256:[0-9a-f]{64}$/);
+      const podYaml = (name: string, image: string) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: main, image: "${image}", command: ["sleep", "3600"]}]
+`;
+      await apply(podYaml('by-tag', `${reg.host}/e2e/bb:1`) + '---' + podYaml('by-digest', `${reg.host}/e2e/bb@${digest}`));
+      const tagged = await running('by-tag');
+      const pinned = await running('by-digest');
+      t.is(tagged.status.containerStatuses[0].imageID.split('@')[1], digest);
+      t.is(pinned.status.containerStatuses[0].imageID.split('@')[1], digest);
+      const events = await c!.k(['get', 'events', '--field-selector', 'involvedObject.name=by-tag', '-o', 'jsonpath={range .items[*]}{.reason}:{.message}{"\\n"}{end}']);
+      t.regex(events, /Pulling:Pulling image/);
+      t.regex(events, /Pulled:Successfully pulled image/);
+      await c!.k(['delete', 'pod', 'by-tag', 'by-digest', '--grace-period=0']);
+    } finally {
+      await reg.stop();
+    }
   });
 
   test.serial('a missing image shows ErrImagePull then ImagePullBackOff; a missing command RunContainerError', async (t) => {

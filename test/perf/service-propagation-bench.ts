@@ -85,7 +85,8 @@ async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<void>): 
 async function benchChains(h: LocalHost): Promise<Map<string, string>> {
   let out: string;
   try {
-    out = await nftIn(h, ['list', 'chains', 'ip', TABLE]);
+    // nft 1.0.6 takes no table here: the chains of every ip table, filtered below
+    out = await nftIn(h, ['list', 'chains', 'ip']);
   } catch {
     return new Map(); // the table is not there yet
   }
@@ -112,13 +113,14 @@ interface Seen {
 
 /** Polls host h every intervalMs (start to start) until the chain lists ip; times from t0. */
 async function watchFor(h: LocalHost, chain: string, ip: string, t0: number, intervalMs: number, deadlineMs: number): Promise<Seen> {
-  const needle = `${ip} . ${ENDPOINT_PORT}`;
+  // an endpoint is `IP . PORT` in the DNAT map (or `IP:PORT` when it is the only one)
+  const needle = new RegExp(`[\\s{]${ip.replace(/\./g, '\\.')}(?: \\. |:)${ENDPOINT_PORT}\\b`);
   let lastMiss = t0;
   for (;;) {
     const start = performance.now();
     const out = await nftIn(h, ['list', 'chain', 'ip', TABLE, chain]);
     const end = performance.now();
-    if (out.includes(needle)) return { ms: end - t0, bracket: end - lastMiss };
+    if (needle.test(out)) return { ms: end - t0, bracket: end - lastMiss };
     lastMiss = start;
     if (end - t0 > deadlineMs) throw new Error(`${h.name}: ${ip} not in ${chain} after ${deadlineMs} ms`);
     const wait = start + intervalMs - performance.now();
