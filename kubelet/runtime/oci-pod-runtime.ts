@@ -25,6 +25,7 @@ import { StreamTargetError, type ContainerLogs, type ContainerRef, type ExecRequ
 import { OciContainerRuntime, type ContainerStatus } from './oci/runtime.js';
 import { buildSpec, containerCgroupPath, type BindMount } from './oci/spec.js';
 import { resolveImageUser } from './oci/image-user.js';
+import { spawnAttach } from './oci/attach.js';
 import { writeJson } from './oci/container-dir.js';
 import type { OciRuntimeName } from './oci/oci-binary.js';
 import { ContainerStartError, SandboxError, type SandboxResult, type Container, type ContainerExit, type ExecResult, type Pod, type Runtime, type SandboxConfig, type SandboxRecord, type StartedContainer, type StartOptions } from './runtime.js';
@@ -347,6 +348,8 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
         image: container.image,
         imageID: image.manifestDigest,
         labels: { 'skiff.dev/init': opts.init ? 'true' : 'false' },
+        stdin: container.stdin === true,
+        stdinOnce: container.stdinOnce === true,
       });
       created = true;
       this.opts.event?.(pod, 'Normal', 'Created', `Created container ${container.name}`);
@@ -630,6 +633,33 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
           setTimeout(() => child.kill('SIGKILL'), EXEC_STOP_GRACE_MS).unref();
         });
       },
+    };
+  }
+
+  async attach(ref: ContainerRef, req: { tty: boolean; stdin: boolean }): Promise<ExecSession> {
+    const sb = this.findSandbox(ref.namespace, ref.pod);
+    const rec = this.latest(sb, ref.container);
+    if (!rec || rec.settled || sb.stopped) throw new StreamTargetError(`container ${ref.container} is not running`, 400);
+    let h;
+    try {
+      h = spawnAttach(this.oci.attachSocket(rec.id), this.oci.controlFifo(rec.id), req.stdin);
+    } catch (e) {
+      throw new StreamTargetError((e as Error).message, 400);
+    }
+    const child = h.child;
+    child.stdin!.on('error', () => undefined);
+    if (!req.stdin) child.stdin!.end();
+    const exited = new Promise<number>((resolve) => {
+      child.on('close', () => resolve(0));
+      child.on('error', () => resolve(126));
+    });
+    return {
+      stdin: req.stdin ? child.stdin! : undefined,
+      stdout: child.stdout!,
+      stderr: req.tty ? undefined : child.stderr!,
+      resize: (width, height) => void h.resize(height, width).catch(() => undefined),
+      exited,
+      kill: () => child.kill('SIGKILL'),
     };
   }
 

@@ -54,6 +54,8 @@ export interface StreamingRuntime {
   logs(ref: ContainerRef): Promise<ContainerLogs>;
   /** throws StreamTargetError when the container is not running or the command cannot start */
   exec(ref: ContainerRef, req: ExecRequest): Promise<ExecSession>;
+  /** attaches to the container's own stdio (kubectl attach, kubectl run -it); a runtime without it gets output-only attach from the log */
+  attach?(ref: ContainerRef, req: { tty: boolean; stdin: boolean }): Promise<ExecSession>;
   /** the pod's IP port-forward connects to; throws StreamTargetError when the pod is not running here */
   podAddress(namespace: string, pod: string): Promise<string>;
 }

@@ -183,6 +183,27 @@ spec:
     await c!.k(['delete', 'pod', 'talker', '--grace-period=1']);
   });
 
+  test.serial('attach to a container with stdin twice (stdin stays open), and kubectl run -it --rm', async (t) => {
+    await apply(`
+apiVersion: v1
+kind: Pod
+metadata: {name: shell}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: main, image: busybox:latest, imagePullPolicy: IfNotPresent, stdin: true, tty: true, command: ["sh"]}]
+`);
+    await running('shell');
+    for (const n of [1, 2]) {
+      // kubectl attach ends when the container does; this session is cut by the timeout once answered.
+      const r = await c!.server.kubectl(['attach', '-i', 'shell'], { input: `echo round-${n}-$((40+${n}))\n`, timeoutMs: 6000 });
+      t.regex(r.stdout, new RegExp(`round-${n}-${40 + n}`), `attach ${n}: ${r.stdout} ${r.stderr}`);
+    }
+    const run = await c!.server.kubectl(['run', 'oneshot', '-i', '--rm', '--restart=Never', '--image=busybox:latest', '--image-pull-policy=IfNotPresent', '--', 'sh'], { input: 'echo from-run-$((6*7))\nexit\n', timeoutMs: 60_000 });
+    t.regex(run.stdout, /from-run-42/, run.stderr);
+    t.regex(run.stdout + run.stderr, /pod "oneshot" deleted/);
+    await c!.k(['delete', 'pod', 'shell', '--grace-period=0']);
+  });
+
   test.serial('init containers first; configMap and secret volumes and env; readiness and liveness probes', async (t) => {
     await apply(`
 apiVersion: v1

@@ -33,6 +33,8 @@ export interface ConmonOptions {
   paths: ConmonPaths;
   terminal?: boolean;
   stdin?: boolean;
+  /** stdin stays open when an attached client leaves (Kubernetes' stdinOnce: false) */
+  leaveStdinOpen?: boolean;
   /** bytes after which conmon rotates the log; undefined: no limit */
   logSizeMax?: number;
   timeoutMs?: number;
@@ -60,6 +62,7 @@ export function conmonArgs(o: ConmonOptions): string[] {
   ];
   if (o.terminal) args.push('--terminal');
   if (o.stdin) args.push('--stdin');
+  if (o.stdin && o.leaveStdinOpen) args.push('--leave-stdin-open');
   if (o.logSizeMax !== undefined) args.push('--log-size-max', String(o.logSizeMax));
   return args;
 }

@@ -50,6 +50,10 @@ export interface CreateContainerRequest {
   imageID?: string;
   labels?: Record<string, string>;
   logSizeMax?: number;
+  /** keep the container's stdin open for attach (Kubernetes' container.stdin) */
+  stdin?: boolean;
+  /** close stdin after the first attach session ends (Kubernetes' container.stdinOnce) */
+  stdinOnce?: boolean;
 }
 
 export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
@@ -160,6 +164,8 @@ export class OciContainerRuntime {
         bin: this.bin,
         paths,
         terminal: req.spec.process.terminal === true,
+        stdin: req.stdin === true,
+        leaveStdinOpen: req.stdinOnce !== true,
         logSizeMax: req.logSizeMax,
       });
       this.log?.debug({ id, pid, name: req.name }, 'container created');
@@ -304,6 +310,16 @@ export class OciContainerRuntime {
   }
 
   /** Streaming exec (kubectl exec): the caller wires the child's stdio and calls cleanup. */
+  /** conmon's attach socket of a container (SOCK_SEQPACKET; see kubelet/runtime/oci/attach.ts) */
+  attachSocket(id: string): string {
+    return join(this.layout.sockets, id, 'attach');
+  }
+
+  /** conmon's control FIFO of a container (terminal resizes) */
+  controlFifo(id: string): string {
+    return join(containerDir(this.layout, id), 'ctl');
+  }
+
   async spawnExec(id: string, opts: ExecOptions): Promise<ExecHandle> {
     await this.requireRunning(id);
     return spawnExec(this.bin, this.bundleOf(id), id, opts);
