@@ -27,6 +27,11 @@ for _ in $(seq 1 300); do
   kill -0 $server 2>/dev/null || { echo "demo: skiff up exited" >&2; exit 1; }
   sleep 0.2
 done
+# The examples are applied right after the node starts: wait for them to exist, then to run.
+for _ in $(seq 1 150); do
+  kubectl get deployment client -n guestbook >/dev/null 2>&1 && break
+  sleep 0.2
+done
 kubectl wait --for=condition=Available deployment --all -n guestbook --timeout=180s
 kubectl rollout status daemonset/front -n guestbook --timeout=120s
 kubectl get nodes -o wide
