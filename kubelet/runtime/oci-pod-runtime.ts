@@ -235,6 +235,11 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
       throw new SandboxError('FailedCreatePodSandBox', (e as Error).message);
     }
     const onDefault = nets.includes(DEFAULT_NETWORK);
+    const extra = nets.filter((n) => n !== DEFAULT_NETWORK);
+    // A pod on the default network alone has its address already: its volumes and /etc files are
+    // prepared while its network is set up (a start-up's two slowest independent steps).
+    const early = extra.length ? undefined : this.podFiles(pod, sb, undefined);
+    early?.catch(() => undefined);
     if (!sb.hostNetwork) {
       if (!config.podCIDR) throw new SandboxError('FailedCreatePodSandBox', 'the node has no pod CIDR yet');
       try {
@@ -250,7 +255,6 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     // Recorded before anything else can fail, so a restarted agent finds (and can release) the namespace.
     await writeJson(join(sb.dir, 'sandbox.json'), { uid, namespace: sb.namespace, name: sb.name, podIP: sb.podIP, hostNetwork: sb.hostNetwork, netnsPath: sb.netnsPath, podCIDR: sb.podCIDR } satisfies SandboxFile);
     let extraPodIPs: string[] | undefined;
-    const extra = nets.filter((n) => n !== DEFAULT_NETWORK);
     if (extra.length) {
       if (sb.hostNetwork || !sb.netnsPath) throw new SandboxError('FailedCreatePodSandBox', `a hostNetwork pod cannot join networks (${extra.join(', ')})`);
       if (!this.opts.attachNetworks) throw new SandboxError('FailedCreatePodSandBox', `this node does not attach pods to further networks (${extra.join(', ')})`);
@@ -267,19 +271,24 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
       } catch (e) {
         throw new SandboxError('FailedCreatePodSandBox', `failed to attach the pod to its networks: ${(e as Error).message}`);
       }
+      await writeJson(join(sb.dir, 'sandbox.json'), { uid, namespace: sb.namespace, name: sb.name, podIP: sb.podIP, hostNetwork: sb.hostNetwork, netnsPath: sb.netnsPath, podCIDR: sb.podCIDR } satisfies SandboxFile);
     }
-    await writeJson(join(sb.dir, 'sandbox.json'), { uid, namespace: sb.namespace, name: sb.name, podIP: sb.podIP, hostNetwork: sb.hostNetwork, netnsPath: sb.netnsPath, podCIDR: sb.podCIDR } satisfies SandboxFile);
+    sb.etcMounts = await (early ?? this.podFiles(pod, sb, extraPodIPs));
+    return { podIP: sb.podIP, extraPodIPs };
+  }
+
+  /** The pod's volumes and its /etc/hosts, /etc/hostname and /etc/resolv.conf; returns the latter's mounts. */
+  private async podFiles(pod: Pod, sb: Sandbox, extraPodIPs: string[] | undefined): Promise<BindMount[]> {
     try {
       await sb.volumes.setUp(pod, sb.podIP);
     } catch (e) {
       throw new SandboxError('FailedMount', `MountVolume.SetUp failed: ${(e as Error).message}`);
     }
-    sb.etcMounts = await writePodEtcFiles(sb.dir, pod, sb.podIP, {
+    return writePodEtcFiles(sb.dir, pod, sb.podIP, {
       podIPs: extraPodIPs ? [sb.podIP, ...extraPodIPs] : undefined,
       clusterDomain: this.opts.clusterDomain,
       clusterDNS: typeof this.opts.clusterDNS === 'function' ? this.opts.clusterDNS() : this.opts.clusterDNS,
     });
-    return { podIP: sb.podIP, extraPodIPs };
   }
 
   private sandboxOf(pod: Pod): Sandbox {
