@@ -39,6 +39,9 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
+/** how long an unchanged ruleset goes without being applied again */
+const REAPPLY_SAME_MS = 60_000;
+
 export class ServiceProxy {
   readonly table: string;
   private readonly nodeIPs: string[];
@@ -48,6 +51,9 @@ export class ServiceProxy {
 
   private services: KObject[] = [];
   private endpoints: KObject[] = [];
+  /** the ruleset applied last, and when */
+  private lastText = '';
+  private lastTextAt = 0;
   /** bumped by every update(); the generation applied last tells flush() where it stands */
   private wanted = 0;
   private applied = 0;
@@ -120,7 +126,18 @@ export class ServiceProxy {
         try {
           const rs = buildServiceRules(this.table, this.services, this.endpoints, { clusterCIDR: this.clusterCIDR, nodeIPs: this.nodeIPs });
           this.reportWarnings(rs.warnings);
+          // Most events change nothing here (a Node's heartbeat status, an Endpoints object whose
+          // ready set is the same): the same table is not applied again, except now and then
+          // in case someone removed it.
+          const now = Date.now();
+          if (rs.text === this.lastText && now - this.lastTextAt < REAPPLY_SAME_MS) {
+            this.applied = generation;
+            this.settle(generation);
+            continue;
+          }
           await this.nft(rs.text);
+          this.lastText = rs.text;
+          this.lastTextAt = now;
           this._stats.applies++;
           this._stats.lastApplyMs = performance.now() - t0;
           this._stats.rules = rs.rules;

@@ -182,6 +182,14 @@ async function untilLogged(what: string, log: string, offset: number, running: (
   }
 }
 
+/**
+ * Whether a process we just spawned still runs. Its exit status, not its command line: between
+ * fork and exec /proc/PID/cmdline still shows ours, which the marker check would take for "gone".
+ */
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
 /** Starts a detached process whose output is appended to logPath; it outlives this process. */
 function spawnDetached(cmd: string, args: string[], logPath: string): ChildProcess {
   const fd = openSync(logPath, 'a');
@@ -279,7 +287,7 @@ class Cluster implements LocalCluster {
     const child = spawnDetached(process.execPath, args, log);
     s.serverPid = child.pid;
     this.save();
-    const out = await untilLogged('the API server to start', log, from, () => this.serverAlive(), (text) => /kubeconfig written/.test(text));
+    const out = await untilLogged('the API server to start', log, from, () => running(child), (text) => /kubeconfig written/.test(text));
     const local = /API server at (https:\/\/\S+)/.exec(out)?.[1];
     if (!local) throw new Error(`the server log names no API server URL:\n${tail(out)}`);
     const port = new URL(local).port;
@@ -312,7 +320,7 @@ class Cluster implements LocalCluster {
     h.pid = child.pid;
     this.procs.set(h.name, child);
     this.save();
-    await untilLogged(`the agent of ${h.name} to register`, log, from, () => this.agentAlive(h), (text) => text.includes(`node ${h.name} registered`));
+    await untilLogged(`the agent of ${h.name} to register`, log, from, () => running(child), (text) => text.includes(`node ${h.name} registered`));
   }
 
   async kill(name: string): Promise<void> {
