@@ -28,6 +28,8 @@ export interface ContainerRun {
   everStarted: boolean;
   /** false while a startup probe has not passed yet */
   started?: boolean;
+  /** running per the API before an agent restart; the runtime has yet to be asked for it */
+  adopted?: boolean;
 }
 
 export type Json = Record<string, unknown>;

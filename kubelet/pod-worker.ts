@@ -6,7 +6,7 @@ import type { Logger } from '../pkg/log/logger.js';
 import { ContainerStartError, SandboxError, type Container, type ContainerExit, type Runtime } from './runtime/runtime.js';
 import type { Prober } from './prober/prober.js';
 import { DEFAULT_NETWORK, podNetworks } from '../pkg/api/networks.js';
-import { buildPodStatus, isoSeconds, type ConditionClock, type ContainerRun, type Json, podPhase } from './pod-status.js';
+import { buildPodStatus, isoSeconds, type ConditionClock, type ContainerRun, type Json, type TerminatedState, podPhase } from './pod-status.js';
 
 export interface PodWorkerDeps {
   runtime: Runtime;
@@ -133,14 +133,23 @@ export class PodWorker {
       if (!cs) continue;
       c.restartCount = Number(cs.restartCount ?? 0);
       const running = (cs.state as Json | undefined)?.running as Json | undefined;
+      const terminated = (cs.state as Json | undefined)?.terminated as TerminatedState | undefined;
+      const last = (cs.lastState as Json | undefined)?.terminated as TerminatedState | undefined;
+      if (last) c.lastTerminated = { ...last };
       if (c.init) {
         c.state = 'terminated';
-        c.terminated = { exitCode: 0, reason: 'Completed', finishedAt: isoSeconds() };
+        c.terminated = terminated ? { ...terminated } : { exitCode: 0, reason: 'Completed', finishedAt: isoSeconds() };
         c.everStarted = true;
       } else if (running) {
         c.startedAt = String(running.startedAt);
         c.containerID = cs.containerID as string | undefined;
         c.imageID = cs.imageID as string | undefined;
+        // Shown as running (and ready, unless a readiness probe must say so again, as kubelet
+        // does after a restart) while the runtime is asked for it: an agent restart must not make
+        // its pods flap out of their Services.
+        c.state = 'running';
+        c.adopted = true;
+        c.ready = cs.ready === true && !this.containerSpec(c).readinessProbe;
       }
     }
   }
@@ -266,7 +275,7 @@ export class PodWorker {
       await this.startOne(c);
       return;
     }
-    await Promise.all(this.containers.filter((x) => !x.init && x.state === 'waiting' && !this.retries.get(x.name)?.pending).map((c) => this.startOne(c)));
+    await Promise.all(this.containers.filter((x) => !x.init && (x.state === 'waiting' || x.adopted) && !this.retries.get(x.name)?.pending).map((c) => this.startOne(c)));
     if (this.stage === 'starting') this.stage = 'running';
   }
 
@@ -308,6 +317,7 @@ export class PodWorker {
       c.imageID = started.imageID;
       if (started.image) c.image = started.image;
       c.state = 'running';
+      c.adopted = false;
       c.reason = c.message = undefined;
       c.everStarted = true;
       retry.failures = 0;
@@ -321,6 +331,7 @@ export class PodWorker {
       if (this.stopping()) return false;
       const e = err as Error;
       const reason = err instanceof ContainerStartError ? err.reason : 'CreateContainerError';
+      c.adopted = false;
       retry.failures++;
       const delay = Math.min(MAX_BACKOFF_MS, this.deps.restartBackoffMs * 2 ** (retry.failures - 1));
       c.state = 'waiting';

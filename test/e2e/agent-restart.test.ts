@@ -48,6 +48,8 @@ if (missing) {
     const ids = new Map(before.map((p) => [p.metadata.name as string, p.status.containerStatuses[0].containerID as string]));
     const count = async (name: string) => Number((await c!.k(['exec', name, '--', 'cat', '/tmp/count'])).trim());
 
+    // Every change to the pods from here on, to check none of them flapped while the agent came back.
+    const rv = (JSON.parse(await c!.k(['get', 'pods', '-l', 'app=survivor', '-o', 'json'])) as Json).metadata.resourceVersion as string;
     await c!.server.kill9();
     // With the agent and API server gone, the container is still counting: its cgroup has processes.
     const { execFileSync } = await import('node:child_process');
@@ -59,6 +61,20 @@ if (missing) {
     await waitFor('the node Ready again', 60_000, async () => /True/.test(await c!.k(['get', 'node', c!.nodeName, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])));
     const n1 = await count('keep');
     await waitFor('the counter to move on', 10_000, async () => (await count('keep')) > n1);
+    const { spawn } = await import('node:child_process');
+    const watch = spawn('kubectl', ['--kubeconfig', c!.server.kubeconfig, 'get', '--raw', `/api/v1/namespaces/default/pods?watch=1&labelSelector=app%3Dsurvivor&resourceVersion=${rv}&timeoutSeconds=3`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let events = '';
+    watch.stdout.on('data', (d: Buffer) => (events += d.toString()));
+    await new Promise((r) => watch.once('exit', r));
+    const flaps = events
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Json)
+      .filter((e) => e.type === 'MODIFIED' && ['keep', 'gone'].includes(e.object.metadata.name))
+      .map((e) => e.object.status?.containerStatuses?.[0])
+      .filter((cs) => cs && (cs.ready !== true || !cs.state?.running));
+    t.log(`${events.split('\n').filter(Boolean).length} pod events while the agent came back`);
+    t.deepEqual(flaps, [], 'no pod went not-ready or not-running while the agent came back');
     const after = await pods();
     for (const p of after) {
       const cs = p.status.containerStatuses[0];
