@@ -19,6 +19,7 @@ import type { OciRuntimeName } from './runtime/oci/oci-binary.js';
 import { KUBELET_CLIENT_CN } from '../apiserver/auth/pki.js';
 import { NodeNetwork } from './network/node-network.js';
 import { NodeNetworks } from './network/networks-node.js';
+import { gatewayFor } from './network/pod-network.js';
 import { ImageGC } from './image-gc.js';
 import { StaticPods } from './static-pods.js';
 import { underlayMTU } from './network/mtu.js';
@@ -77,7 +78,9 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     bridge: o.bridge,
     netnsPrefix: o.netnsPrefix,
     mtu: o.overlay === false ? undefined : overlayPodMTU(o.identity.address),
-    clusterDNS: ownDNS ? () => network?.clusterDNS : o.clusterDNS,
+    // Like kubelet's clusterDNS, the address is known before the server answers on it: pods made
+    // while the node's DNS starts resolve once it does.
+    clusterDNS: ownDNS ? (podCIDR) => (podCIDR ? [gatewayFor(podCIDR)] : undefined) : o.clusterDNS,
     clusterDomain: o.clusterDomain,
     attachNetworks: (pod, netnsPath, names) => networks.attach(pod, netnsPath, names),
     detachNetworks: (uid) => networks.detach(uid),

@@ -44,7 +44,6 @@ export class NodeNetwork {
   private proxy?: ServiceProxy;
   private dnsServer?: ClusterDNS;
   private podCIDR?: string;
-  private gateway?: string;
   private syncing = false;
   private again = false;
   private stopped = false;
@@ -58,11 +57,6 @@ export class NodeNetwork {
 
   private get informers(): Informer[] {
     return this.o.networks ? [this.nodes, this.services, this.endpoints, this.networkObjects] : [this.nodes, this.services, this.endpoints];
-  }
-
-  /** nameservers for pods with dnsPolicy ClusterFirst, once the DNS serves */
-  get clusterDNS(): string[] | undefined {
-    return this.dnsServer && this.gateway ? [this.gateway] : undefined;
   }
 
   async start(): Promise<void> {
@@ -110,7 +104,6 @@ export class NodeNetwork {
     this.podCIDR = podCIDR;
     const net = await this.o.podNetwork(podCIDR);
     await net.ensureBridge();
-    this.gateway = net.gateway;
     if (this.o.overlay !== false) {
       await this.overlay?.destroy();
       this.overlay = await VxlanOverlay.open({ localIP: this.o.nodeIP, podCIDR });
@@ -123,7 +116,7 @@ export class NodeNetwork {
         await dns.start();
         this.dnsServer = dns;
       } catch (err) {
-        this.o.log.warn({ err: (err as Error).message, address: `${net.gateway}:53` }, 'cluster DNS could not listen; pods get the host resolver');
+        this.o.log.warn({ err: (err as Error).message, address: `${net.gateway}:53` }, 'cluster DNS could not listen: pods with dnsPolicy ClusterFirst cannot resolve names');
       }
     }
   }

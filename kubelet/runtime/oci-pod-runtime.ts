@@ -44,8 +44,8 @@ export interface OciPodRuntimeOptions {
   netnsPrefix?: string;
   /** MTU of the pods' interfaces (the overlay's: underlay − 50) */
   mtu?: number;
-  /** nameservers for ClusterFirst pods; a function when they are known only once the network is (the node's DNS on the bridge gateway) */
-  clusterDNS?: string[] | (() => string[] | undefined);
+  /** nameservers for ClusterFirst pods; a function of the node's pod CIDR when the node serves the DNS itself (on the bridge gateway) */
+  clusterDNS?: string[] | ((podCIDR: string | undefined) => string[] | undefined);
   clusterDomain?: string;
   insecureRegistries?: string[];
   allocatable?: { cpu: string; memory: string };
@@ -287,7 +287,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     return writePodEtcFiles(sb.dir, pod, sb.podIP, {
       podIPs: extraPodIPs ? [sb.podIP, ...extraPodIPs] : undefined,
       clusterDomain: this.opts.clusterDomain,
-      clusterDNS: typeof this.opts.clusterDNS === 'function' ? this.opts.clusterDNS() : this.opts.clusterDNS,
+      clusterDNS: typeof this.opts.clusterDNS === 'function' ? this.opts.clusterDNS(sb.podCIDR ?? this.networkCIDR) : this.opts.clusterDNS,
     });
   }
 
