@@ -125,46 +125,54 @@ export async function invokeCni(inv: CniInvocation): Promise<CniResult | undefin
   if (inv.args) env.CNI_ARGS = inv.args;
   const input = JSON.stringify(inv.config);
 
-  return new Promise<CniResult | undefined>((resolve, reject) => {
-    const child = spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let r: Finished;
+  try {
+    r = await runChild(bin, [], { env, input, timeoutMs });
+  } catch (e) {
+    throw new CniError(type, inv.command, CODE_NOT_PROTOCOL, `cannot run ${bin}: ${(e as Error).message}`);
+  }
+  if (r.timedOut) throw new CniError(type, inv.command, CODE_NOT_PROTOCOL, `timed out after ${timeoutMs} ms`, r.stderr.trim() || undefined);
+  if (r.code !== 0) throw parseCniFailure(type, inv.command, r.code, r.signal, r.stdout, r.stderr);
+  if (inv.command === 'DEL' || inv.command === 'CHECK') return undefined;
+  try {
+    return JSON.parse(r.stdout) as CniResult;
+  } catch {
+    throw new CniError(type, inv.command, CODE_NOT_PROTOCOL, `result is not JSON: ${r.stdout.slice(0, 500)}`);
+  }
+}
+
+interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Runs a program with input on stdin, collecting its output; SIGKILL after timeoutMs. Rejects only when it cannot start. */
+function runChild(bin: string, args: string[], o: { env: NodeJS.ProcessEnv; input: string; timeoutMs: number }): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
-    }, timeoutMs);
+    }, o.timeoutMs);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    // A plugin that exits before reading stdin gives EPIPE here; its exit status tells the story.
+    // A program that exits before reading stdin gives EPIPE here; its exit status tells the story.
     child.stdin.on('error', () => {});
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new CniError(type, inv.command, CODE_NOT_PROTOCOL, `cannot run ${bin}: ${e.message}`));
+      reject(e);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) {
-        reject(new CniError(type, inv.command, CODE_NOT_PROTOCOL, `timed out after ${timeoutMs} ms`, stderr.trim() || undefined));
-        return;
-      }
-      if (code !== 0) {
-        reject(parseCniFailure(type, inv.command, code, signal, stdout, stderr));
-        return;
-      }
-      if (inv.command === 'DEL' || inv.command === 'CHECK') {
-        resolve(undefined);
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout) as CniResult);
-      } catch {
-        reject(new CniError(type, inv.command, CODE_NOT_PROTOCOL, `result is not JSON: ${stdout.slice(0, 500)}`));
-      }
+      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut });
     });
-    child.stdin.end(input);
+    child.stdin.end(o.input);
   });
 }
 
@@ -172,43 +180,18 @@ export async function invokeCni(inv: CniInvocation): Promise<CniResult | undefin
  * Runs a host networking tool (ip, nft, iptables; found by systemTool) with a timeout; resolves with stdout, rejects
  * with an Error carrying the command line and stderr.
  */
-export function runTool(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function runTool(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
-  return new Promise((resolve, reject) => {
-    let bin: string;
-    try {
-      bin = systemTool(cmd);
-    } catch (e) {
-      reject(e);
-      return;
-    }
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PATH: SYSTEM_PATH } });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.stdin.on('error', () => {});
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${cmd}: ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8');
-      if (timedOut) return reject(new Error(`${cmd} ${args.join(' ')}: timed out after ${timeoutMs} ms`));
-      if (code !== 0) {
-        const why = Buffer.concat(err).toString('utf8').trim() || stdout.trim() || (signal ? `killed by ${signal}` : `exit code ${code}`);
-        return reject(new ToolError(cmd, args, code, why));
-      }
-      resolve(stdout);
-    });
-    child.stdin.end(opts.input ?? '');
-  });
+  const bin = systemTool(cmd);
+  let r: Finished;
+  try {
+    r = await runChild(bin, args, { env: { ...process.env, PATH: SYSTEM_PATH }, input: opts.input ?? '', timeoutMs });
+  } catch (e) {
+    throw new Error(`cannot run ${cmd}: ${(e as Error).message}`);
+  }
+  if (r.timedOut) throw new Error(`${cmd} ${args.join(' ')}: timed out after ${timeoutMs} ms`);
+  if (r.code !== 0) throw new ToolError(cmd, args, r.code, r.stderr.trim() || r.stdout.trim() || (r.signal ? `killed by ${r.signal}` : `exit code ${r.code}`));
+  return r.stdout;
 }
 
 export class ToolError extends Error {
