@@ -2,9 +2,9 @@
 // or, with --runtime simulated, pretending to. The shared flags and their parsing are exported for
 // `skiff simulate` and `skiff server`.
 import { cpus, hostname, networkInterfaces, totalmem } from 'node:os';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statfsSync } from 'node:fs';
 import { RestClient } from '../pkg/client/rest.js';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { joinCluster } from './agent-join.js';
 import { NodeAgent } from '../kubelet/agent.js';
 import { AgentHost } from '../kubelet/agent-host.js';
@@ -23,11 +23,11 @@ import { startRealNode } from '../kubelet/real-node.js';
 import type { NodeIdentity } from '../kubelet/node-object.js';
 import type { OciRuntimeName } from '../kubelet/runtime/oci/oci-binary.js';
 
-export const nodeShapeFlags = (cpu: string, memory: string): FlagSpec[] => [
+export const nodeShapeFlags = (cpu: string, memory: string, storage = '100Gi'): FlagSpec[] => [
   { name: 'cpu', type: 'string', default: cpu, help: 'CPU capacity the node reports' },
   { name: 'memory', type: 'string', default: memory, help: 'memory capacity the node reports (a quantity: 16Gi)' },
   { name: 'max-pods', type: 'int', default: 110, help: 'pods the node accepts' },
-  { name: 'ephemeral-storage', type: 'string', default: '100Gi', help: 'ephemeral-storage capacity the node reports' },
+  { name: 'ephemeral-storage', type: 'string', default: storage, help: "ephemeral-storage capacity the node reports ('auto': the size of the data dir's filesystem)" },
   { name: 'labels', type: 'list', default: [], help: 'extra node labels k=v,k2=v2 (repeatable)' },
 ];
 
@@ -117,7 +117,7 @@ export const agentFlags: FlagSpec[] = [
   { name: 'runtime', type: 'string', default: 'crun', choices: ['crun', 'runc', 'simulated'], help: 'container runtime: crun or runc under conmon, or simulated (no processes)' },
   ...realNodeFlags,
   { name: 'cluster-cidr', type: 'string', default: '10.42.0.0/16', help: "the cluster's pod range (the server's --cluster-cidr)" },
-  ...nodeShapeFlags(String(cpus().length), `${Math.floor(totalmem() / 1024)}Ki`),
+  ...nodeShapeFlags(String(cpus().length), `${Math.floor(totalmem() / 1024)}Ki`, 'auto'),
   ...timingFlags,
 ];
 
@@ -223,11 +223,19 @@ export function identityFrom(v: FlagValues, name: string): Omit<NodeIdentity, 'r
     address: String(v['node-ip'] ?? firstIPv4()),
     cpu: quantityFlag(v, 'cpu'),
     memory: quantityFlag(v, 'memory'),
-    ephemeralStorage: quantityFlag(v, 'ephemeral-storage'),
+    ephemeralStorage: v['ephemeral-storage'] === 'auto' ? filesystemSize(String(v['data-dir'])) : quantityFlag(v, 'ephemeral-storage'),
     maxPods: Number(v['max-pods']),
     labels: parseLabels((v['labels'] as string[]) ?? []),
     osImage: osImage(),
   };
+}
+
+/** The size of the filesystem holding dir (or its nearest existing parent), as a quantity in Ki. */
+function filesystemSize(dir: string): string {
+  let p = resolve(dir);
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  const s = statfsSync(p);
+  return `${Math.floor((s.blocks * s.bsize) / 1024)}Ki`;
 }
 
 export { osImage };

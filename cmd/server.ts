@@ -39,7 +39,7 @@ export const serverFlags: FlagSpec[] = [
   { name: 'node-ip', type: 'string', help: 'InternalIP of this node (default: first non-loopback IPv4)' },
   { name: 'runtime', type: 'string', default: 'crun', choices: ['crun', 'runc'], help: 'OCI runtime of the node agent (under conmon)' },
   ...realNodeFlags,
-  ...nodeShapeFlags(String(cpus().length), `${Math.floor(totalmem() / 1024)}Ki`),
+  ...nodeShapeFlags(String(cpus().length), `${Math.floor(totalmem() / 1024)}Ki`, 'auto'),
   ...timingFlags.filter((f) => !f.name.startsWith('sim-')),
   { name: 'file', short: 'f', type: 'list', default: [], help: 'manifest file or folder to apply at start (repeatable)' },
   { name: 'watch', type: 'boolean', default: false, help: 're-apply -f paths when they change' },
