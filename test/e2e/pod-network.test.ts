@@ -202,12 +202,13 @@ if (missing) {
     mkdirSync(binDir);
     for (const p of ['bridge', 'loopback', 'static']) symlinkSync(join(CNI_BIN, p), join(binDir, p));
     writeFileSync(join(binDir, 'portmap'), '#!/bin/sh\ncat >/dev/null\necho \'{"code":100,"msg":"port busy","details":"test plugin"}\'\nexit 1\n', { mode: 0o755 });
-    const failing = await PodNetwork.open({ ...opts, stateDir: join(stateDir, 'network-failing'), netnsPrefix: `${prefix}f`, cniBinDir: binDir });
+    // "z" is no hex digit: no namespace of the main network (prefix + uid hex) starts like this one's.
+    const failing = await PodNetwork.open({ ...opts, stateDir: join(stateDir, 'network-failing'), netnsPrefix: `${prefix}z`, cniBinDir: binDir });
     const podC = { uid: randomUUID(), namespace: 'e2e', name: 'pod-c' };
     await t.throwsAsync(failing.setUp(podC, `${base}.4`, [{ hostPort: hostPort + 1, containerPort: 80, protocol: 'TCP' }]), {
       message: /CNI portmap ADD failed \(code 100\): port busy \(test plugin\)/,
     });
-    t.deepEqual(listNetns(`${prefix}f`), []);
+    t.deepEqual(listNetns(`${prefix}z`), []);
     t.deepEqual(hostVethsOn(bridge).sort(), [...veths].sort(), 'its veth is gone again');
     t.deepEqual(await failing.list(), []);
     t.false(ping(undefined, `${base}.4`));

@@ -118,14 +118,28 @@ async function fakeUpstream(opts: { answer?: boolean } = {}): Promise<FakeUpstre
       edns ? Math.max(512, edns.payload) : limit,
     );
   };
-  const udp: UdpSocket = createSocket('udp4');
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
-  const port = udp.address().port;
+  // An ephemeral UDP port can be some other process's TCP port: take another one then.
+  let udp: UdpSocket;
+  let port: number;
+  let tcp: Server;
+  for (let attempt = 0; ; attempt++) {
+    udp = createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
+    port = udp.address().port;
+    tcp = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) break;
+    await new Promise<void>((r) => udp.close(() => r()));
+    if (attempt >= 20) throw new Error('no port free for both UDP and TCP');
+  }
   udp.on('message', (packet, rinfo) => {
     if (opts.answer === false) return;
     udp.send(answerFor(packet, 512), rinfo.port, rinfo.address);
   });
-  const tcp: Server = createServer((sock) => {
+  tcp.on('connection', (sock) => {
     let buf = Buffer.alloc(0);
     sock.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
@@ -136,10 +150,6 @@ async function fakeUpstream(opts: { answer?: boolean } = {}): Promise<FakeUpstre
       sock.end(Buffer.concat([len, reply]));
     });
     sock.on('error', () => sock.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
   });
   return {
     port,
