@@ -18,7 +18,9 @@ test('bytesToFree: nothing under the high threshold; down to the low one above i
 });
 
 test('diskUsage reads the filesystem of a path', async (t) => {
-  const u = await diskUsage(tempDir('du'));
+  const dir = tempDir('du');
+  t.teardown(() => cleanup(dir));
+  const u = await diskUsage(dir);
   t.true(u.totalBytes > 0 && u.usedBytes > 0 && u.usedBytes <= u.totalBytes);
 });
 
