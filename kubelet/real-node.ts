@@ -23,11 +23,7 @@ import { gatewayFor } from './network/pod-network.js';
 import { ImageGC } from './image-gc.js';
 import { StaticPods } from './static-pods.js';
 import { underlayMTU } from './network/mtu.js';
-
-/** VXLAN takes 50 bytes of each packet: pods on the overlay get the underlay's MTU minus that. */
-function overlayPodMTU(nodeIP: string): number {
-  return underlayMTU(nodeIP) - 50;
-}
+import { podMtuFor } from './network/overlay-plan.js';
 
 export interface RealNodeOptions {
   client: RestClient;
@@ -54,7 +50,6 @@ export interface RealNodeOptions {
 
 export interface RealNode {
   agent: NodeAgent;
-  network: NodeNetwork;
   runtime: OciPodRuntime;
   kubeletPort: number;
   stop(): Promise<void>;
@@ -77,7 +72,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     clusterCIDR,
     bridge: o.bridge,
     netnsPrefix: o.netnsPrefix,
-    mtu: o.overlay === false ? undefined : overlayPodMTU(o.identity.address),
+    // Pods on the overlay get what VXLAN leaves of the underlay's MTU (the overlay device's own).
+    mtu: o.overlay === false ? undefined : podMtuFor(underlayMTU(o.identity.address)),
     // Like kubelet's clusterDNS, the address is known before the server answers on it: pods made
     // while the node's DNS starts resolve once it does.
     clusterDNS: ownDNS ? (podCIDR) => (podCIDR ? [gatewayFor(podCIDR)] : undefined) : o.clusterDNS,
@@ -135,7 +131,6 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
   await staticPods?.start();
   return {
     agent,
-    network,
     runtime,
     kubeletPort: port,
     async stop() {

@@ -22,13 +22,12 @@ const RESYNC_MS = 5_000;
 export interface StaticPodsOptions {
   client: RestClient;
   nodeName: string;
-  nodeUid?: () => string | undefined;
   dir: string;
   log: Logger;
 }
 
 /** The mirror pod of one manifest: named after the node, bound to it, hashed for change detection. */
-export function mirrorPod(pod: KObject, nodeName: string, nodeUid?: string): KObject {
+export function mirrorPod(pod: KObject, nodeName: string): KObject {
   const hash = createHash('sha256').update(JSON.stringify(pod)).digest('hex').slice(0, 32);
   const name = `${pod.metadata.name}-${nodeName}`;
   return {
@@ -39,7 +38,6 @@ export function mirrorPod(pod: KObject, nodeName: string, nodeUid?: string): KOb
       name,
       namespace: pod.metadata.namespace || 'default',
       annotations: { ...(pod.metadata.annotations ?? {}), [CONFIG_MIRROR_ANNOTATION]: hash, [CONFIG_HASH_ANNOTATION]: hash, [CONFIG_SOURCE_ANNOTATION]: 'file' },
-      ...(nodeUid ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeUid, controller: true }] } : {}),
     },
     spec: { ...(pod.spec ?? {}), nodeName },
   };
@@ -121,7 +119,7 @@ export class StaticPods {
           problems.push(`${m.source}: metadata.name is required`);
           continue;
         }
-        const mirror = mirrorPod(m.object, this.o.nodeName, this.o.nodeUid?.());
+        const mirror = mirrorPod(m.object, this.o.nodeName);
         out.set(`${mirror.metadata.namespace}/${mirror.metadata.name}`, mirror);
       }
     }

@@ -134,11 +134,4 @@ export class NodeNetwork {
     for (const inf of this.informers) inf.stop();
     await this.dnsServer?.stop();
   }
-
-  /** Removes the overlay device and the service table (node teardown, tests). */
-  async destroy(): Promise<void> {
-    await this.stop();
-    await this.proxy?.destroy();
-    await this.overlay?.destroy();
-  }
 }

@@ -3,14 +3,10 @@
 // (or startup) probe has failed failureThreshold times, which makes the worker kill and restart it.
 // Real probers run exec/httpGet/tcpSocket probes; the simulated one only honours
 // readinessProbe.initialDelaySeconds.
-import type { Container, Pod } from '../runtime/runtime.js';
+import type { Container, ExecResult, Pod } from '../runtime/runtime.js';
 
-export interface ExecProbeResult {
-  exitCode: number;
-  /** stdout and stderr, for the event message */
-  output: string;
-  timedOut: boolean;
-}
+/** What an exec probe's command gave: the runtime's exec result. */
+export type ExecProbeResult = ExecResult;
 
 /** What a prober may touch of one running container. */
 export interface ProbeTarget {

@@ -4,8 +4,9 @@
 // Everything is recorded on disk (DIR/pods/<uid>/sandbox.json, the OCI runtime's container
 // records, CRI logs under DIR/logs), so an agent that restarts finds its pods and their running
 // containers again and restarts none of them.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KObject } from '../../pkg/api/types.js';
 import { isNotFound, resourcePath, type GVR, type RestClient } from '../../pkg/client/rest.js';
@@ -26,6 +27,7 @@ import { OciContainerRuntime, type ContainerStatus } from './oci/runtime.js';
 import { buildSpec, containerCgroupPath, type BindMount } from './oci/spec.js';
 import { resolveImageUser } from './oci/image-user.js';
 import { spawnAttach } from './oci/attach.js';
+import { resolvePort } from '../prober/probe-spec.js';
 import { writeJson } from './oci/container-dir.js';
 import type { OciRuntimeName } from './oci/oci-binary.js';
 import { ContainerStartError, SandboxError, type SandboxResult, type Container, type ContainerExit, type ExecResult, type Pod, type Runtime, type SandboxConfig, type SandboxRecord, type StartedContainer, type StartOptions } from './runtime.js';
@@ -196,12 +198,8 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     return [...this.sandboxes.values()].map((s) => ({ uid: s.uid, namespace: s.namespace, name: s.name, podIP: s.podIP }));
   }
 
-  /** The node's pod network (bridge, NAT), opened for the node's pod CIDR. */
+  /** The node's pod network (bridge, NAT), opened once for the node's pod CIDR. */
   openNetwork(podCIDR: string): Promise<PodNetwork> {
-    return this.network(podCIDR);
-  }
-
-  private network(podCIDR: string): Promise<PodNetwork> {
     if (this.networkP && this.networkCIDR === podCIDR) return this.networkP;
     this.networkCIDR = podCIDR;
     this.networkP = PodNetwork.open({
@@ -243,7 +241,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     if (!sb.hostNetwork) {
       if (!config.podCIDR) throw new SandboxError('FailedCreatePodSandBox', 'the node has no pod CIDR yet');
       try {
-        const net = await this.network(config.podCIDR);
+        const net = await this.openNetwork(config.podCIDR);
         // A pod only on its own networks gets a namespace with lo here and its interfaces below.
         const st = await net.setUp({ uid, namespace: sb.namespace, name: sb.name }, onDefault ? sb.podIP : null, onDefault ? hostPorts(spec.containers ?? []) : []);
         sb.netnsPath = st.netnsPath;
@@ -253,7 +251,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
       }
     }
     // Recorded before anything else can fail, so a restarted agent finds (and can release) the namespace.
-    await writeJson(join(sb.dir, 'sandbox.json'), { uid, namespace: sb.namespace, name: sb.name, podIP: sb.podIP, hostNetwork: sb.hostNetwork, netnsPath: sb.netnsPath, podCIDR: sb.podCIDR } satisfies SandboxFile);
+    await saveSandbox(sb);
     let extraPodIPs: string[] | undefined;
     if (extra.length) {
       if (sb.hostNetwork || !sb.netnsPath) throw new SandboxError('FailedCreatePodSandBox', `a hostNetwork pod cannot join networks (${extra.join(', ')})`);
@@ -271,7 +269,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
       } catch (e) {
         throw new SandboxError('FailedCreatePodSandBox', `failed to attach the pod to its networks: ${(e as Error).message}`);
       }
-      await writeJson(join(sb.dir, 'sandbox.json'), { uid, namespace: sb.namespace, name: sb.name, podIP: sb.podIP, hostNetwork: sb.hostNetwork, netnsPath: sb.netnsPath, podCIDR: sb.podCIDR } satisfies SandboxFile);
+      await saveSandbox(sb);
     }
     sb.etcMounts = await (early ?? this.podFiles(pod, sb, extraPodIPs));
     return { podIP: sb.podIP, extraPodIPs };
@@ -502,7 +500,8 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
         const r = await this.oci.exec(rec.id, { command: hook.exec.command, timeoutMs: graceMs });
         if (r.exitCode !== 0 && !r.timedOut) throw new Error(`command '${hook.exec.command.join(' ')}' exited with ${r.exitCode}: ${(r.stdout + r.stderr).trim()}`);
       } else if (hook.httpGet) {
-        const port = typeof hook.httpGet.port === 'number' ? hook.httpGet.port : Number((spec?.ports ?? []).find((p) => p.name === hook.httpGet!.port)?.containerPort);
+        // Named ports resolve as for probes (a number, a container port's name, or digits).
+        const port = resolvePort(hook.httpGet.port, spec ?? { name: rec.name });
         const url = `${(hook.httpGet.scheme ?? 'HTTP').toLowerCase()}://${hook.httpGet.host ?? sb.podIP}:${port}${hook.httpGet.path ?? '/'}`;
         const ctl = new AbortController();
         const t = setTimeout(() => ctl.abort(), graceMs);
@@ -554,14 +553,9 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     await this.opts.detachNetworks?.(sb.uid).catch((e) => this.opts.log?.warn({ pod: `${sb.namespace}/${sb.name}`, err: (e as Error).message }, 'detaching from networks failed'));
     if (!sb.hostNetwork && sb.podCIDR) {
       // After an agent restart the network is opened again just to release this pod.
-      const net = this.networkP && this.networkCIDR === sb.podCIDR ? await this.networkP : await this.network(sb.podCIDR);
+      const net = await this.openNetwork(sb.podCIDR);
       await net.tearDown(sb.uid);
     }
-  }
-
-  private async reopenNetwork(): Promise<PodNetwork | undefined> {
-    if (this.networkP) return this.networkP;
-    return this.networkCIDR ? this.network(this.networkCIDR) : undefined;
   }
 
   async removePodSandbox(pod: Pod): Promise<void> {
@@ -678,21 +672,11 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     return sb.hostNetwork ? '127.0.0.1' : sb.podIP;
   }
 
-  /** Disk a container's writable layer takes (its upper and work dirs), for the benchmark. */
-  async containerDiskBytes(podUid: string, id: string): Promise<number> {
-    return duBytes(join(this.podsDir, podUid, 'containers', id));
-  }
-
   close(): void {
     for (const sb of this.sandboxes.values()) for (const list of sb.containers.values()) for (const r of list) r.cancelExit?.();
     this.oci.close();
   }
 
-  /** Removes the node's bridge and NAT rules (tests, node teardown); pods must be gone. */
-  async destroyNetwork(): Promise<void> {
-    const net = await this.reopenNetwork();
-    await net?.destroy();
-  }
 }
 
 /** Points the pod's default route at the gateway (first host address) of the given interface's subnet. */
@@ -701,6 +685,12 @@ async function setDefaultRoute(netnsPath: string, ip: string, prefix: number, de
   const gateway = intToIp(((ipToInt(ip) & mask) >>> 0) + 1);
   const ns = netnsPath.split('/').pop()!;
   await runTool('ip', ['-n', ns, 'route', 'replace', 'default', 'via', gateway, 'dev', dev]);
+}
+
+/** The sandbox's record on disk, what a restarted agent recovers it from. */
+function saveSandbox(sb: Sandbox): Promise<void> {
+  const f: SandboxFile = { uid: sb.uid, namespace: sb.namespace, name: sb.name, podIP: sb.podIP, hostNetwork: sb.hostNetwork, netnsPath: sb.netnsPath, podCIDR: sb.podCIDR };
+  return writeJson(join(sb.dir, 'sandbox.json'), f);
 }
 
 function hostPorts(containers: Container[]): HostPortMapping[] {
@@ -747,23 +737,10 @@ async function resizeTty(scriptPid: number | undefined, width: number, height: n
   if (!scriptPid || !(width > 0 && height > 0)) return;
   try {
     const children = (await readFile(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean);
-    const { execFile } = await import('node:child_process');
     for (const c of children) {
       await new Promise<void>((res) => execFile('stty', ['-F', `/proc/${c}/fd/0`, 'rows', String(height), 'cols', String(width)], () => res()));
     }
   } catch {
     /* the process ended */
   }
-}
-
-async function duBytes(path: string): Promise<number> {
-  let total = 0;
-  const walk = async (p: string): Promise<void> => {
-    const s = await stat(p).catch(() => undefined);
-    if (!s) return;
-    total += s.blocks * 512;
-    if (s.isDirectory()) for (const e of await readdir(p)) await walk(join(p, e));
-  };
-  for (const d of ['upper', 'work']) await walk(join(path, d));
-  return total;
 }

@@ -98,6 +98,7 @@ export interface SandboxRecord {
   podIP: string;
 }
 
+/** A command run to its end in a container; output is stdout and stderr together (probe messages, hooks). */
 export interface ExecResult {
   exitCode: number;
   output: string;

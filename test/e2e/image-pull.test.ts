@@ -28,6 +28,7 @@ import {
 import type { KObject } from '../../pkg/api/types.js';
 import { waitFor } from '../helpers/wait.js';
 import { repoRoot, sha256, tar } from '../unit/images/helpers.js';
+import { freePort } from '../helpers/registry.js';
 
 const run = promisify(execFile);
 
@@ -71,14 +72,6 @@ let busyboxManifest = '';
 let busyboxLayer = '';
 let indexDigest = '';
 const tokenRequests: Array<{ user?: string; scope?: string }> = [];
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function status(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
