@@ -6,6 +6,9 @@
 // teardown leaves nothing. Needs root (see localClusterMissing()).
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { systemTool } from '../../kubelet/network/cni.js';
 import { localClusterMissing, startLocalCluster, type LocalCluster } from '../helpers/local-cluster.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -53,6 +56,29 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 `;
 
+const isReady = (p: Json): boolean => p.status?.conditions?.some((c: Json) => c.type === 'Ready' && c.status === 'True') === true;
+
+/** What a failed overlay check needs to be understood: each host's links, routes, neighbours, fdb, and its agent's log tail. */
+async function overlayState(hosts: { name: string; netns: string }[]): Promise<string> {
+  const out: string[] = [];
+  const run = (args: string[]): string => {
+    try {
+      return execFileSync(systemTool(args[0]!), args.slice(1), { encoding: 'utf8', timeout: 10_000 });
+    } catch (e) {
+      return `(${args.join(' ')}: ${(e as Error).message})`;
+    }
+  };
+  for (const h of hosts) {
+    out.push(`--- ${h.name} (${h.netns})`);
+    out.push(run(['ip', '-n', h.netns, '-br', 'link']), run(['ip', '-n', h.netns, 'route']), run(['ip', '-n', h.netns, 'neigh']));
+    out.push(run(['bridge', '-n', h.netns, 'fdb', 'show']));
+    const log = join(lc!.dir, `${h.name}.log`);
+    out.push(existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-40).join('\n') : `(no ${log})`);
+  }
+  out.push('--- pods', await k(['get', 'pods', '-o', 'wide']).catch((e: Error) => e.message));
+  return out.join('\n');
+}
+
 /** Answers of n requests from the client pod to url, one wget per line. */
 async function ask(url: string, n: number): Promise<string[]> {
   const script = `i=0; while [ $i -lt ${n} ]; do timeout 5 wget -qO- ${url} || echo FAIL; i=$((i+1)); done`;
@@ -74,7 +100,7 @@ if (missing) {
     await k(['apply', '-f', '-'], web(3));
     const ps = await waitFor('3 ready web pods on 3 hosts', 120_000, async () => {
       const list = await pods('app=web');
-      const ready = list.filter((p) => p.status.conditions?.some((c: Json) => c.type === 'Ready' && c.status === 'True'));
+      const ready = list.filter(isReady);
       return ready.length === 3 && new Set(ready.map((p) => p.spec.nodeName)).size === 3 ? ready : undefined;
     });
     const wide = await k(['get', 'pods', '-o', 'wide', '-l', 'app=web']);
@@ -181,12 +207,22 @@ spec:
   test.serial('a host cut off the underlay and healed: the overlay heals without restarting agents', async (t) => {
     const h = lc!.hosts[1]!;
     const pidBefore = h.pid();
-    const target = (await pods('app=web')).find((p) => p.spec.nodeName === h.name);
-    t.truthy(target);
+    // A live backend: right after the scaling above, pods scaled away may still be listed (terminating,
+    // their containers gone), and one of those would never answer again.
+    const target = await waitFor(`a ready web pod on ${h.name} answering`, 60_000, async () => {
+      const p = (await pods('app=web')).find((x) => x.spec.nodeName === h.name && !x.metadata.deletionTimestamp && isReady(x));
+      return p && (await ask(`http://${p.status.podIP}:8080/`, 1))[0] === p.metadata.name ? p : undefined;
+    });
+    const url = `http://${target.status.podIP}:8080/`;
     await lc!.cut(h.name);
-    t.deepEqual(await ask(`http://${target!.status.podIP}:8080/`, 1), ['FAIL'], 'the cut host is unreachable');
+    t.deepEqual(await ask(url, 1), ['FAIL'], 'the cut host is unreachable');
     await lc!.heal(h.name);
-    await waitFor('traffic to the healed host again', 30_000, async () => (await ask(`http://${target!.status.podIP}:8080/`, 1))[0] === target!.metadata.name);
+    try {
+      await waitFor('traffic to the healed host again', 30_000, async () => (await ask(url, 1))[0] === target.metadata.name);
+    } catch (e) {
+      t.log(await overlayState([lc!.hosts[0]!, h]));
+      throw e;
+    }
     t.is(h.pid(), pidBefore, 'the agent was not restarted');
   });
 
