@@ -46,6 +46,9 @@ export function decode(key: string, value: string, rev: number): CachedObject {
   return { key, obj, json: JSON.stringify(obj), rev };
 }
 
+/** how long a consistent read waits for the store before it is served from the cache */
+const CATCH_UP_MS = 3_000;
+
 export class WatchCache {
   private readonly resources = new Map<string, Map<string, CachedObject>>();
   private readonly sortedKeys = new Map<string, string[]>();
@@ -61,6 +64,8 @@ export class WatchCache {
   private waiters: { rev: number; resolve: () => void }[] = [];
   private watcher?: Watcher;
   private readonly log = logger('watch-cache');
+  private asking?: Promise<number>;
+  private askNext?: Promise<number>;
 
   constructor(
     private readonly store: Store,
@@ -96,6 +101,54 @@ export class WatchCache {
   waitFor(rev: number): Promise<void> {
     if (rev <= this.current) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ rev, resolve }));
+  }
+
+  /**
+   * Waits until the cache holds every write the store had committed when this was called: a
+   * consistent read, as Kubernetes serves gets and lists without a resourceVersion. Only a store
+   * with other writers needs the round trip. If the store cannot say, or the cache does not catch
+   * up within ms, the read is served from the cache as it is (stale by the lag) rather than failed:
+   * reads go on while the store is unavailable.
+   */
+  async catchUp(ms = CATCH_UP_MS): Promise<void> {
+    if (!this.store.sharedWriters) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ms);
+      timer.unref();
+    });
+    try {
+      const rev = await Promise.race([this.newestRevision(), late]);
+      if (rev === 'late' || rev <= this.current) return;
+      if ((await Promise.race([this.waitFor(rev).then(() => 'ok' as const), late])) === 'late') {
+        this.log.warn({ revision: rev, cached: this.current }, 'the cache did not catch up with the store in time; serving the read from the cache');
+      }
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'newest revision unknown; serving the read from the cache');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The store's newest revision, asked at most once at a time: callers arriving while a question
+   * is out share the next one, which starts after they arrived (an answer to an older question
+   * could miss a write acknowledged just before them).
+   */
+  private newestRevision(): Promise<number> {
+    if (!this.asking) {
+      this.asking = this.store.currentRevision().finally(() => {
+        this.asking = undefined;
+      });
+      return this.asking;
+    }
+    this.askNext ??= this.asking
+      .catch(() => undefined)
+      .then(() => {
+        this.askNext = undefined;
+        return this.newestRevision();
+      });
+    return this.askNext;
   }
 
   subscribe(fn: Subscriber): () => void {

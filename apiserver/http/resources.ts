@@ -206,7 +206,8 @@ export class ResourceHandler {
 
     switch (method) {
       case 'GET': {
-        const c = reg.get(ns, name);
+        // resourceVersion=0 asks for any recent state: the cache as it is.
+        const c = q.get('resourceVersion') === '0' ? reg.get(ns, name) : await reg.getConsistent(ns, name);
         return this.sendObject(res, 200, reg, c, fmt, undefined, gzip);
       }
       case 'PUT': {

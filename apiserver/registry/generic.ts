@@ -140,6 +140,14 @@ export class ResourceRegistry {
     return c;
   }
 
+  /** A get as Kubernetes serves one without a resourceVersion: every acknowledged write is seen. */
+  async getConsistent(namespace: string | undefined, name: string): Promise<CachedObject> {
+    await this.cache.catchUp();
+    const c = this.cache.get(this.key(namespace, name));
+    if (!c) throw this.notFound(name);
+    return c;
+  }
+
   matcher(opts: { labelSelector?: string; fieldSelector?: string }): ObjectMatcher | undefined {
     const l = opts.labelSelector ? labelSelectorMatcher(opts.labelSelector) : undefined;
     const f = opts.fieldSelector ? fieldSelectorMatcher(opts.fieldSelector, this.strategy) : undefined;
@@ -165,6 +173,8 @@ export class ResourceRegistry {
         return this.listFromStore(nsPrefix, { rv, start: nsPrefix }, limit, match);
       }
       if (rv > this.cache.revision) await this.waitForRevision(rv);
+    } else if (!opts.resourceVersion && !token) {
+      await this.cache.catchUp();
     }
     const rv = this.cache.revision;
     let all = this.cache.list(this.prefix, namespace);

@@ -43,6 +43,12 @@ export interface Watcher {
 }
 
 export interface Store {
+  /**
+   * True when other processes write to the same store (NATS: several API servers). A read that
+   * must see every acknowledged write then has to catch up with the store first; with a single
+   * writer (SQLite) every write is in this server's cache before it is acknowledged.
+   */
+  readonly sharedWriters: boolean;
   /** The newest revision. */
   currentRevision(): Promise<number>;
   /** Reads one key at the current revision. */

@@ -83,6 +83,25 @@ if (!natsServerAvailable()) {
     t.is(got.stdout, 'v');
   });
 
+  test.serial('consistent reads: a write acknowledged by one server is seen at once by a get and a list through the other', async (t) => {
+    const [a, b] = servers as [TestServer, TestServer];
+    const ca = apiClient(a.kubeconfig);
+    const cb = apiClient(b.kubeconfig);
+    for (let i = 0; i < 20; i++) {
+      const name = `consistent-${i}`;
+      const created = await ca.request('POST', '/api/v1/namespaces/default/configmaps', { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { i: String(i) } }), contentType: 'application/json' });
+      t.is(created.status, 201, created.text);
+      const got = await cb.request('GET', `/api/v1/namespaces/default/configmaps/${name}`);
+      t.is(got.status, 200, `get ${name} through the other server right after the create: ${got.text}`);
+      const listed = await cb.request('GET', '/api/v1/namespaces/default/configmaps');
+      t.true((listed.json().items as { metadata: { name: string } }[]).some((c) => c.metadata.name === name), `list through the other server has ${name}`);
+      const patched = await ca.request('PATCH', `/api/v1/namespaces/default/configmaps/${name}`, { body: JSON.stringify({ data: { i: 'changed' } }), contentType: 'application/merge-patch+json' });
+      t.is(patched.status, 200, patched.text);
+      const after = await cb.request('GET', `/api/v1/namespaces/default/configmaps/${name}`);
+      t.is(after.json().data.i, 'changed', 'the update is seen through the other server at once');
+    }
+  });
+
   test.serial('one controller manager leads across both servers; a Deployment converges; killing the leader hands over within 15 s', async (t) => {
     const [a, b] = servers as [TestServer, TestServer];
     const cm = await until('a controller-manager lease holder', 30_000, () => holder(a, 'kube-controller-manager'));

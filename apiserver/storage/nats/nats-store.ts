@@ -82,6 +82,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 export class NatsStore implements Store {
+  readonly sharedWriters = true;
   private readonly view = new View();
   private readonly subjects: Subjects;
   private readonly watches = new Set<SqliteWatch>();

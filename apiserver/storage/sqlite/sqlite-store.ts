@@ -39,6 +39,7 @@ interface Pending {
 const WORKER_URL = new URL('./sqlite-worker.js', import.meta.url);
 
 export class SqliteStore implements Store {
+  readonly sharedWriters = false;
   /** the newest revision whose batch the main thread has settled */
   private committed: number;
   private compactedTo: number;
