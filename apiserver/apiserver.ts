@@ -116,6 +116,7 @@ export class APIServer {
     const services = new ServiceAllocator(this.cache);
     this.services = services;
     this.registries.get('/v1/services')!.beforeCreate = (svc) => services.allocate(svc);
+    this.registries.get('/v1/services')!.beforeUpdate = (svc, old) => services.allocateUpdate(svc, old);
     this.gc = new GarbageCollector(internal);
     this.nsController = new NamespaceController(internal);
     this.nodeProxy = new NodeProxy({ cache: this.cache, clientCert: opts.pki.kubeletClientCert, clientKey: opts.pki.kubeletClientKey });

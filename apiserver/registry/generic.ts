@@ -104,6 +104,8 @@ export class ResourceRegistry {
    * returns an undo for when the create fails. Not run for dry runs.
    */
   beforeCreate?: (obj: KObject) => () => void;
+  /** The same for an update of the main resource (not its subresources), given the stored object. */
+  beforeUpdate?: (obj: KObject, old: KObject) => () => void;
 
   constructor(
     readonly strategy: Strategy,
@@ -404,6 +406,7 @@ export class ResourceRegistry {
       // Deletion completes when the last finalizer of an object being deleted is removed.
       const finishing = next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length) && !specFinalizers(next).length;
       if (ctx.dryRun) return { obj: next, json: JSON.stringify(next) };
+      const undo = opts.subresource || finishing ? undefined : this.beforeUpdate?.(next, old);
       try {
         if (finishing && this.isGracefullyDone(next)) {
           const kv = await this.store.delete(key, cur.rev);
@@ -421,6 +424,8 @@ export class ResourceRegistry {
         }
         if (e instanceof NotFoundError) throw this.notFound(name);
         throw e;
+      } finally {
+        undo?.();
       }
     }
   }

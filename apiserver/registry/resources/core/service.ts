@@ -177,7 +177,29 @@ export const serviceStrategy: Strategy = {
     const oldSpec: Json = old.spec;
     if (!isObj(spec) || !isObj(oldSpec)) return;
     const type = spec.type ?? 'ClusterIP';
-    if (type === 'ExternalName') return;
+    const oldType = oldSpec.type ?? 'ClusterIP';
+    // A type change drops what only the old type needed, when the client left it as it was (a
+    // patch of `type` alone carries the old node ports and cluster IP along), as Kubernetes does;
+    // values the client changed stay and are validated.
+    const external = (t: string) => t === 'NodePort' || t === 'LoadBalancer';
+    if (external(oldType) && !external(type)) {
+      const oldNodePorts = new Set((Array.isArray(oldSpec.ports) ? oldSpec.ports : []).filter(isObj).map((p: Json) => p.nodePort));
+      for (const p of Array.isArray(spec.ports) ? spec.ports : []) if (isObj(p) && p.nodePort && oldNodePorts.has(p.nodePort)) delete p.nodePort;
+      if (spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy) delete spec.externalTrafficPolicy;
+    }
+    if (oldType === 'LoadBalancer' && type !== 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === oldSpec.allocateLoadBalancerNodePorts) {
+      delete spec.allocateLoadBalancerNodePorts;
+    }
+    if (type === 'ExternalName') {
+      if (oldType !== 'ExternalName') {
+        if (spec.clusterIP === oldSpec.clusterIP) delete spec.clusterIP;
+        if (JSON.stringify(spec.clusterIPs) === JSON.stringify(oldSpec.clusterIPs)) delete spec.clusterIPs;
+        if (JSON.stringify(spec.ipFamilies) === JSON.stringify(oldSpec.ipFamilies)) delete spec.ipFamilies;
+        if (spec.ipFamilyPolicy === oldSpec.ipFamilyPolicy) delete spec.ipFamilyPolicy;
+        if (spec.internalTrafficPolicy === oldSpec.internalTrafficPolicy) delete spec.internalTrafficPolicy;
+      }
+      return;
+    }
     if (!spec.clusterIP && oldSpec.clusterIP) {
       spec.clusterIP = oldSpec.clusterIP;
       spec.clusterIPs = oldSpec.clusterIPs ?? [oldSpec.clusterIP];
