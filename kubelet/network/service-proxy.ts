@@ -1,11 +1,13 @@
 // Keeps one nftables table equal to the Services and Endpoints it is given (kube-proxy's job, see
 // service-rules.ts for the rules). Every change rebuilds the whole table in one `nft -f -`
 // transaction; changes arriving while nft runs are coalesced, so at most one run is in flight and
-// the latest state always wins.
+// the latest state always wins. After each apply, UDP conntrack entries the change made stale are
+// deleted in the background (conntrack.ts).
 import { performance } from 'node:perf_hooks';
 import type { KObject } from '../../pkg/api/types.js';
 import type { Logger } from '../../pkg/log/logger.js';
 import { runTool, systemTool } from './cni.js';
+import { ConntrackCleaner, emptyUdpState, staleUdpEntries, udpServiceState, type UdpServiceState } from './conntrack.js';
 import { checkNetnsName } from './netns.js';
 import { buildServiceRules, deleteTableScript } from './service-rules.js';
 
@@ -27,6 +29,10 @@ export interface ServiceProxyStats {
   applies: number;
   lastApplyMs: number;
   rules: number;
+  /** conntrack commands run to delete stale UDP entries, entries deleted, commands failed */
+  conntrackRuns: number;
+  conntrackDeleted: number;
+  conntrackFailures: number;
 }
 
 const NFT_TIMEOUT_MS = 60_000;
@@ -67,7 +73,11 @@ export class ServiceProxy {
   private retryMs = RETRY_FIRST_MS;
   private lastWarnings = '';
   private destroyed = false;
-  private readonly _stats: ServiceProxyStats = { applies: 0, lastApplyMs: 0, rules: 0 };
+  private readonly _stats = { applies: 0, lastApplyMs: 0, rules: 0 };
+  /** UDP frontends as the table applied last has them; empty at start, so the first apply clears
+   * entries made before this proxy ran (by an earlier one, or before the Services existed) */
+  private udpState: UdpServiceState = emptyUdpState();
+  private readonly conntrack: ConntrackCleaner;
 
   constructor(opts: ServiceProxyOptions) {
     this.table = opts.table ?? 'skiff-svc';
@@ -76,12 +86,22 @@ export class ServiceProxy {
     this.netns = opts.netns;
     this.log = opts.log;
     if (this.netns) checkNetnsName(this.netns);
+    this.conntrack = new ConntrackCleaner({ netns: this.netns, log: this.log });
     // Fail at construction on bad options rather than at the first apply.
     buildServiceRules(this.table, [], [], { clusterCIDR: this.clusterCIDR, nodeIPs: this.nodeIPs });
   }
 
   get stats(): Readonly<ServiceProxyStats> {
-    return { ...this._stats };
+    const ct = this.conntrack.stats;
+    return { ...this._stats, conntrackRuns: ct.runs, conntrackDeleted: ct.deleted, conntrackFailures: ct.failures };
+  }
+
+  /**
+   * Resolves once the conntrack cleanup of every state applied so far has run. flush() does not
+   * wait for it: the rules are in force before stale entries are gone (that is the order needed).
+   */
+  conntrackSettled(): Promise<void> {
+    return this.conntrack.idle();
   }
 
   /** The desired state: all Services and all Endpoints the node should serve. */
@@ -107,6 +127,7 @@ export class ServiceProxy {
     this.retryTimer = undefined;
     await this.running?.catch(() => undefined);
     for (const w of this.waiters.splice(0)) w.reject(new Error(`service proxy ${this.table} destroyed before the state was applied`));
+    await this.conntrack.idle();
     await this.nft(deleteTableScript(this.table));
   }
 
@@ -136,6 +157,11 @@ export class ServiceProxy {
             continue;
           }
           await this.nft(rs.text);
+          // Only now: deleted before the new table is in force, an entry could be made again
+          // toward the old endpoint. Not awaited, so a slow conntrack never holds back the rules.
+          const udp = udpServiceState(rs.ports);
+          this.conntrack.enqueue(staleUdpEntries(this.udpState, udp));
+          this.udpState = udp;
           this.lastText = rs.text;
           this.lastTextAt = now;
           this._stats.applies++;

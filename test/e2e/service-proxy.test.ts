@@ -4,13 +4,17 @@
 // ServiceProxy writes its table inside the node namespace; requests go through it with curl.
 // br_netfilter is switched off in the node namespace (when the kernel has it at all) so that the
 // same-bridge case is the hard one: replies between pods never meet the node's conntrack.
-// Needs root, iproute2, nftables, curl and busybox-static.
+// The pods also answer UDP datagrams with their name (a node script), and UDP clients that always
+// send from one source port show the conntrack cleanup: without it they stay pinned to a removed
+// endpoint, or to the path taken before their Service had endpoints.
+// Needs root, iproute2, nftables, conntrack, curl and busybox-static.
 import test from 'ava';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { systemTool } from '../../kubelet/network/cni.js';
 import { createNetns, deleteNetns } from '../../kubelet/network/netns.js';
@@ -29,7 +33,7 @@ function has(cmd: string): boolean {
 
 function missingPrerequisite(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root';
-  for (const cmd of ['ip', 'nft', 'curl']) if (!has(cmd)) return `${cmd} is not installed`;
+  for (const cmd of ['ip', 'nft', 'curl', 'conntrack']) if (!has(cmd)) return `${cmd} is not installed`;
   if (!existsSync('/bin/busybox')) return '/bin/busybox is missing (apt-get install -y busybox-static)';
   return undefined;
 }
@@ -53,9 +57,18 @@ const STICKY_IP = '10.96.0.11';
 const EMPTY_IP = '10.96.0.12';
 const WEB_NODEPORT = 30080;
 const EMPTY_NODEPORT = 30081;
+const DNS_IP = '10.96.0.13';
+const LATE_IP = '10.96.0.14';
+const NEW_IP = '10.96.0.15';
+const DNS_NODEPORT = 30053;
+const UDP_TARGET = 5353;
+/** the one source port every UDP client here sends from */
+const CLIENT_PORT = 40053;
 
 let tmp = '';
 const servers: ChildProcess[] = [];
+let udpClient: UdpClient | undefined;
+let udpOutside: UdpClient | undefined;
 let proxy: ServiceProxy | undefined;
 let destroyed = false;
 
@@ -94,6 +107,80 @@ async function answers(ns: string, url: string, n: number): Promise<string[]> {
   return out;
 }
 
+// UDP backend: answers `ping N` with `NAME N`, to whatever address the datagram came from.
+const UDP_SERVER = `
+const s = require('node:dgram').createSocket('udp4');
+const name = process.argv[1];
+s.on('message', (m, r) => s.send(name + ' ' + String(m).split(' ')[1], r.port, r.address));
+s.bind(Number(process.argv[2]), () => process.stdout.write('ready\\n'));`;
+
+// UDP client bound to one source port for its whole life: for each stdin line \`IP PORT MS\` it
+// sends one datagram and prints the answer to it, or -timeout. Answers to earlier datagrams that
+// come late are told apart by their sequence number and dropped.
+const UDP_CLIENT = `
+const s = require('node:dgram').createSocket('udp4');
+let seq = 0, waiting;
+s.on('error', (e) => process.stderr.write(String(e) + '\\n'));
+s.on('message', (m) => {
+  const [name, n] = String(m).trim().split(' ');
+  if (!waiting || Number(n) !== waiting.n) return;
+  clearTimeout(waiting.timer);
+  waiting = undefined;
+  process.stdout.write(name + '\\n');
+});
+s.bind(Number(process.argv[1]), () => {
+  process.stdout.write('ready\\n');
+  require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => {
+    const [ip, port, ms] = l.split(' ');
+    const n = ++seq;
+    waiting = { n, timer: setTimeout(() => { waiting = undefined; process.stdout.write('-timeout\\n'); }, Number(ms)) };
+    s.send('ping ' + n, Number(port), ip);
+  });
+});`;
+
+/** Spawns a node script in a namespace; resolves once it printed its first line (`ready`). */
+async function startNode(ns: string, script: string, args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; lines: AsyncIterator<string> }> {
+  const child = spawn(systemTool('ip'), ['netns', 'exec', ns, process.execPath, '-e', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  servers.push(child);
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await Promise.race([
+    lines.next(),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`node in ${ns} did not start: ${stderr}`)), 10_000).unref()),
+  ]);
+  if (first.done || first.value !== 'ready') throw new Error(`node in ${ns} did not start: ${stderr}`);
+  return { child, lines };
+}
+
+class UdpClient {
+  private constructor(private readonly p: { child: ChildProcessWithoutNullStreams; lines: AsyncIterator<string> }) {}
+
+  static async start(ns: string): Promise<UdpClient> {
+    return new UdpClient(await startNode(ns, UDP_CLIENT, [String(CLIENT_PORT)]));
+  }
+
+  /** One datagram from the fixed source port: the name of the pod that answered, or undefined. */
+  async ask(ip: string, port: number, timeoutMs = 300): Promise<string | undefined> {
+    this.p.child.stdin.write(`${ip} ${port} ${timeoutMs}\n`);
+    const r = await this.p.lines.next();
+    if (r.done) throw new Error('UDP client exited');
+    return r.value === '-timeout' ? undefined : r.value;
+  }
+
+  /** Asks until an answer satisfies ok or the deadline passes; the answers seen, in order, and how long it took. */
+  async askUntil(ip: string, port: number, ms: number, ok: (a: string | undefined) => boolean): Promise<{ got: (string | undefined)[]; ms: number; ok: boolean }> {
+    const t0 = performance.now();
+    const got: (string | undefined)[] = [];
+    while (performance.now() - t0 < ms) {
+      const a = await this.ask(ip, port, 200);
+      got.push(a);
+      if (ok(a)) return { got, ms: performance.now() - t0, ok: true };
+    }
+    return { got, ms: performance.now() - t0, ok: false };
+  }
+}
+
 function service(name: string, spec: Record<string, unknown>): KObject {
   return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'e2e' }, spec };
 }
@@ -114,6 +201,35 @@ const SERVICES: KObject[] = [
   service('headless', { clusterIP: 'None', ports: [{ name: 'http', port: 80 }] }),
 ];
 const ALL = PODS.map((p) => p.ip);
+
+const UDP_SERVICES: KObject[] = [
+  service('dns', { type: 'NodePort', clusterIP: DNS_IP, ports: [{ name: 'dns', port: 53, targetPort: UDP_TARGET, nodePort: DNS_NODEPORT, protocol: 'UDP' }] }),
+  service('late', { clusterIP: LATE_IP, ports: [{ name: 'dns', port: 53, targetPort: UDP_TARGET, protocol: 'UDP' }] }),
+];
+const NEW_SERVICE = service('new', { clusterIP: NEW_IP, ports: [{ name: 'dns', port: 53, targetPort: UDP_TARGET, protocol: 'UDP' }] });
+
+function udpEndpoints(name: string, ips: string[]): KObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name, namespace: 'e2e' },
+    subsets: ips.length ? [{ addresses: ips.map((a) => ({ ip: a })), ports: [{ name: 'dns', port: UDP_TARGET, protocol: 'UDP' }] }] : [],
+  };
+}
+
+/** The TCP services as the earlier tests left them, plus the UDP ones as given. */
+function withUdp(udp: KObject[], extraServices: KObject[] = []): [KObject[], KObject[]] {
+  return [[...SERVICES, ...UDP_SERVICES, ...extraServices], [endpoints('web', ALL), endpoints('sticky', ALL), endpoints('empty', []), ...udp]];
+}
+
+const podName = (ip: string) => PODS.find((p) => p.ip === ip)!.name;
+
+/** `pod3 x57` style summary of answers (undefined: no answer) */
+function tally(got: (string | undefined)[]): string {
+  const n = new Map<string, number>();
+  for (const g of got) n.set(g ?? 'no answer', (n.get(g ?? 'no answer') ?? 0) + 1);
+  return [...n].map(([k, v]) => `${k} x${v}`).join(', ');
+}
 
 async function tableExists(): Promise<boolean> {
   const r = await run([systemTool('ip'), 'netns', 'exec', NODE, systemTool('nft'), 'list', 'table', 'ip', TABLE]);
@@ -157,6 +273,9 @@ test.before(async () => {
     const child = spawn(systemTool('ip'), ['netns', 'exec', p.ns, '/bin/busybox', 'httpd', '-f', '-p', '8080', '-h', dir], { stdio: 'ignore' });
     servers.push(child);
   }
+  for (const p of PODS) await startNode(p.ns, UDP_SERVER, [p.name, String(UDP_TARGET)]);
+  udpClient = await UdpClient.start(CLIENT.ns);
+  udpOutside = await UdpClient.start(OUTSIDE.ns);
   for (const p of PODS) {
     await waitFor(`httpd in ${p.ns}`, 10_000, async () => (await get(CLIENT.ns, `http://${p.ip}:8080/`)).body === p.name);
   }
@@ -248,6 +367,65 @@ serial('rapid updates coalesce and the last state wins', async (t) => {
     await proxy!.flush();
   }
   t.deepEqual([...new Set(await answers(CLIENT.ns, `http://${WEB_IP}/`, 5))], ['pod2']);
+});
+
+serial('UDP: a client pinned to a removed endpoint moves to a remaining one (ClusterIP and NodePort)', async (t) => {
+  proxy!.update(...withUdp([udpEndpoints('dns', ALL), udpEndpoints('late', [])]));
+  await proxy!.flush();
+  await proxy!.conntrackSettled();
+  // one source port, one conntrack entry: every datagram goes to the same pod
+  const pinned = await udpClient!.ask(DNS_IP, 53);
+  t.truthy(pinned, 'no answer from the UDP service');
+  for (let i = 0; i < 3; i++) t.is(await udpClient!.ask(DNS_IP, 53), pinned);
+  const pinnedOut = await udpOutside!.ask(NODE_EXT_IP, DNS_NODEPORT);
+  t.truthy(pinnedOut, 'no answer from the UDP NodePort');
+  t.is(await udpOutside!.ask(NODE_EXT_IP, DNS_NODEPORT), pinnedOut);
+
+  // take both pinned pods out of the Endpoints (their servers keep running, so a stale entry
+  // shows as an answer from them rather than as silence)
+  const gone = new Set([pinned, pinnedOut]);
+  const left = PODS.filter((p) => !gone.has(p.name)).map((p) => p.ip);
+  const deletedBefore = proxy!.stats.conntrackDeleted;
+  proxy!.update(...withUdp([udpEndpoints('dns', left), udpEndpoints('late', [])]));
+  await proxy!.flush();
+  const remaining = (a: string | undefined) => a !== undefined && left.map(podName).includes(a);
+  const moved = await udpClient!.askUntil(DNS_IP, 53, 1000, remaining);
+  t.true(moved.ok, `ClusterIP: ${tally(moved.got)} within 1 s after the endpoint ${pinned} was removed`);
+  t.log(`ClusterIP: pinned to ${pinned}, after removal answered by ${moved.got.at(-1)} after ${moved.ms.toFixed(0)} ms`);
+  const movedOut = await udpOutside!.askUntil(NODE_EXT_IP, DNS_NODEPORT, 1000, remaining);
+  t.true(movedOut.ok, `NodePort: ${tally(movedOut.got)} within 1 s after the endpoint ${pinnedOut} was removed`);
+  // and pinned again to the new one
+  const now = moved.got.at(-1);
+  for (let i = 0; i < 3; i++) t.is(await udpClient!.ask(DNS_IP, 53), now);
+  await proxy!.conntrackSettled();
+  t.true(proxy!.stats.conntrackDeleted > deletedBefore);
+  t.is(proxy!.stats.conntrackFailures, 0);
+});
+
+serial('UDP: a client of a service without endpoints reaches the first endpoint at once', async (t) => {
+  // Rejected while there is no endpoint (the unconnected client socket ignores the ICMP error).
+  // A rejected datagram is dropped before its conntrack entry is confirmed, so this path holds
+  // without any cleanup; it guards the reject rules. The entry that does go stale is the one of
+  // a flow that started before its Service existed (next test).
+  t.is(await udpClient!.ask(LATE_IP, 53), undefined);
+  t.is(await udpClient!.ask(LATE_IP, 53), undefined);
+  proxy!.update(...withUdp([udpEndpoints('dns', ALL), udpEndpoints('late', [PODS[2]!.ip])]));
+  await proxy!.flush();
+  const r = await udpClient!.askUntil(LATE_IP, 53, 1000, (a) => a === PODS[2]!.name);
+  t.true(r.ok, `answers within 1 s after the endpoint appeared: ${tally(r.got)}`);
+});
+
+serial('UDP: a client that sent before its service existed reaches it once it is created', async (t) => {
+  // no rule for this address yet: the datagrams follow the node's default route, and the
+  // conntrack entry they make (untranslated) would keep them on that path for good
+  t.is(await udpClient!.ask(NEW_IP, 53), undefined);
+  t.is(await udpClient!.ask(NEW_IP, 53), undefined);
+  proxy!.update(...withUdp([udpEndpoints('dns', ALL), udpEndpoints('late', [PODS[2]!.ip]), udpEndpoints('new', [PODS[1]!.ip])], [NEW_SERVICE]));
+  await proxy!.flush();
+  const r = await udpClient!.askUntil(NEW_IP, 53, 1000, (a) => a === PODS[1]!.name);
+  t.true(r.ok, `answers within 1 s after the service was created: ${tally(r.got)}`);
+  await proxy!.conntrackSettled();
+  t.is(proxy!.stats.conntrackFailures, 0);
 });
 
 serial('destroy() removes the table', async (t) => {
