@@ -8,6 +8,7 @@ import {
   DEFAULT_NETWORK_VNI,
   MAX_VNI,
   bridgeName,
+  cniConfigProblem,
   scopeOf,
   type Network,
   type NetworkDriver,
@@ -15,6 +16,8 @@ import {
   type NodeSlice,
 } from '../../pkg/api/networks.js';
 import { allocateSubnet, allocateVni, assignNodeSlices, canonicalCidr, cidrsOverlap } from './ipam.js';
+
+export { cniConfigProblem };
 
 export const DEFAULT_NODE_SUBNET_PREFIX = 24;
 /** The size of a subnet allocated to a Network that asks for none. */
@@ -109,6 +112,7 @@ function planOther(input: PlanInput): Held {
   const spec = net.spec ?? {};
   const driver: NetworkDriver = spec.driver ?? 'overlay';
   checkDriverFields(net);
+  if (driver === 'cni') return planCni(input);
   const prefix = spec.nodeSubnetPrefix ?? DEFAULT_NODE_SUBNET_PREFIX;
   if (!Number.isInteger(prefix) || prefix < 1 || prefix > 30) throw new Problem('InvalidSpec', `spec.nodeSubnetPrefix ${prefix} must be an integer from 1 to 30`);
 
@@ -116,9 +120,8 @@ function planOther(input: PlanInput): Held {
   const vni = driver === 'overlay' ? chooseVni(input) : undefined;
   const previous = net.status?.subnet === subnet ? (net.status?.nodes ?? []) : [];
   const { slices, unplaced } = assignNodeSlices(subnet, prefix, input.nodes.map((n) => n.name), previous);
-  // A cni network's plugin owns its interfaces; bridge and overlay networks put pods on a Linux bridge per node.
-  const bridge = driver === 'cni' ? undefined : bridgeName(net.metadata.name!);
-  const nodes = slices.map((s) => (bridge ? { ...s, bridge } : s));
+  const bridge = bridgeName(net.metadata.name!);
+  const nodes = slices.map((s) => ({ ...s, bridge }));
   const status = { subnet, ...(vni !== undefined ? { vni } : {}), nodes };
   if (unplaced.length) {
     return {
@@ -141,29 +144,54 @@ function checkDriverFields(net: Network): void {
   if (problem) throw new Problem('InvalidCNIConfig', problem);
 }
 
-/** Why a CNI network configuration (single plugin or conflist) cannot be used; undefined if it can. */
-export function cniConfigProblem(cni: unknown): string | undefined {
-  if (cni === undefined || cni === null) return 'spec.cni is required when spec.driver is cni';
-  if (typeof cni !== 'object' || Array.isArray(cni)) return 'spec.cni must be a CNI network configuration object';
-  const c = cni as Record<string, unknown>;
-  if (c.scope !== undefined && c.scope !== 'local' && c.scope !== 'global') return `spec.cni.scope must be local or global, not ${JSON.stringify(c.scope)}`;
-  if (c.plugins !== undefined) {
-    if (!Array.isArray(c.plugins) || c.plugins.length === 0) return 'spec.cni.plugins must be a non-empty list of plugin configurations';
-    for (const [i, p] of c.plugins.entries()) {
-      if (typeof p !== 'object' || p === null || Array.isArray(p)) return `spec.cni.plugins[${i}] must be an object`;
-      const t = (p as Record<string, unknown>).type;
-      if (typeof t !== 'string' || t === '') return `spec.cni.plugins[${i}].type is required (the plugin binary's name)`;
-    }
-    if (c.type !== undefined) return 'spec.cni has both type and plugins; give a single plugin configuration or a list, not both';
-    return undefined;
-  }
-  if (typeof c.type !== 'string' || c.type === '') return "spec.cni.type is required (the plugin binary's name), or spec.cni.plugins for a list";
-  return undefined;
+/**
+ * A cni network's plugin owns its interfaces and addresses: no slices, no bridge, no VNI. Its
+ * subnet is what the user states (spec.subnet) or what a host-local IPAM in the config hands out;
+ * otherwise unknown (the isolation rules then leave the network out).
+ */
+function planCni(input: PlanInput): Held {
+  const spec = input.network.spec ?? {};
+  const stated = spec.subnet ?? hostLocalSubnet(spec.cni);
+  if (stated !== undefined) checkClaimedSubnet(input, stated, spec.subnet !== undefined ? 'spec.subnet' : 'the host-local IPAM range of spec.cni');
+  const types = cniPluginTypes(spec.cni).join(' + ');
+  return {
+    status: stated !== undefined ? { subnet: stated } : {},
+    ready: { status: 'True', reason: 'Ready', message: `CNI plugin ${types}${stated !== undefined ? ` on ${stated}` : ''}` },
+  };
 }
 
-function chooseSubnet(input: PlanInput, nodePrefix: number): string {
-  const net = input.network;
-  const asked = net.spec?.subnet;
+function cniPluginTypes(cni: unknown): string[] {
+  const c = cni as { type?: string; plugins?: { type: string }[] };
+  return c.plugins ? c.plugins.map((p) => p.type) : [c.type!];
+}
+
+/**
+ * The one IPv4 subnet a host-local IPAM of the configuration (old `subnet` form or `ranges`)
+ * allocates from; undefined when there is none, or several (status holds one).
+ */
+export function hostLocalSubnet(cni: unknown): string | undefined {
+  if (!cni || typeof cni !== 'object') return undefined;
+  const c = cni as { ipam?: unknown; plugins?: unknown };
+  const plugins = Array.isArray(c.plugins) ? (c.plugins as unknown[]) : [c];
+  const found = new Set<string>();
+  for (const p of plugins) {
+    const ipam = (p as { ipam?: unknown } | null)?.ipam as { type?: unknown; subnet?: unknown; ranges?: unknown } | undefined;
+    if (!ipam || typeof ipam !== 'object' || ipam.type !== 'host-local') continue;
+    const candidates: unknown[] = [ipam.subnet];
+    if (Array.isArray(ipam.ranges)) for (const set of ipam.ranges) if (Array.isArray(set)) for (const r of set) candidates.push((r as { subnet?: unknown } | null)?.subnet);
+    for (const s of candidates) {
+      if (typeof s !== 'string' || !CIDR.test(s)) continue;
+      try {
+        found.add(canonicalCidr(s));
+      } catch {
+        // not an address range: the plugin will say so
+      }
+    }
+  }
+  return found.size === 1 ? [...found][0] : undefined;
+}
+
+function blockersFor(input: PlanInput): { what: string; cidr: string }[] {
   const reserved = [
     { what: `the cluster CIDR ${input.clusterCidr}`, cidr: input.clusterCidr },
     { what: `the service range ${input.serviceCidr}`, cidr: input.serviceCidr },
@@ -172,19 +200,32 @@ function chooseSubnet(input: PlanInput, nodePrefix: number): string {
     const c = o.subnet ?? (o.older ? o.wantsSubnet : undefined);
     return c && CIDR.test(c) ? [{ what: `Network ${o.name} (${c})`, cidr: c }] : [];
   });
-  const blockers = [...reserved, ...othersHeld];
+  return [...reserved, ...othersHeld];
+}
+
+/** Throws a Problem unless cidr is a canonical IPv4 CIDR (holding a node's slice, when given) that overlaps nothing held. */
+function checkClaimedSubnet(input: PlanInput, cidr: string, what: string, nodePrefix?: number): void {
+  if (!CIDR.test(cidr)) throw new Problem('InvalidSubnet', `${what} ${JSON.stringify(cidr)} is not an IPv4 CIDR`);
+  let c;
+  try {
+    c = parseCidr(cidr);
+  } catch (e) {
+    throw new Problem('InvalidSubnet', `${what}: ${(e as Error).message}`);
+  }
+  if (canonicalCidr(cidr) !== cidr) throw new Problem('InvalidSubnet', `${what} ${cidr} has host bits set (did you mean ${canonicalCidr(cidr)}?)`);
+  if (nodePrefix !== undefined && c.prefix > nodePrefix) {
+    throw new Problem('InvalidSubnet', `${what} ${cidr} is smaller than one node's slice (/${nodePrefix}); lower spec.nodeSubnetPrefix or widen the subnet`);
+  }
+  const hit = blockersFor(input).filter((b) => cidrsOverlap(cidr, b.cidr));
+  if (hit.length) throw new Problem('SubnetConflict', `${what} ${cidr} overlaps ${hit.map((h) => h.what).join(', ')}`);
+}
+
+function chooseSubnet(input: PlanInput, nodePrefix: number): string {
+  const net = input.network;
+  const asked = net.spec?.subnet;
+  const blockers = blockersFor(input);
   if (asked !== undefined) {
-    if (!CIDR.test(asked)) throw new Problem('InvalidSubnet', `spec.subnet ${JSON.stringify(asked)} is not an IPv4 CIDR`);
-    let c;
-    try {
-      c = parseCidr(asked);
-    } catch (e) {
-      throw new Problem('InvalidSubnet', `spec.subnet: ${(e as Error).message}`);
-    }
-    if (canonicalCidr(asked) !== asked) throw new Problem('InvalidSubnet', `spec.subnet ${asked} has host bits set (did you mean ${canonicalCidr(asked)}?)`);
-    if (c.prefix > nodePrefix) throw new Problem('InvalidSubnet', `spec.subnet ${asked} is smaller than one node's slice (/${nodePrefix}); lower spec.nodeSubnetPrefix or widen the subnet`);
-    const hit = blockers.filter((b) => cidrsOverlap(asked, b.cidr));
-    if (hit.length) throw new Problem('SubnetConflict', `spec.subnet ${asked} overlaps ${hit.map((h) => h.what).join(', ')}`);
+    checkClaimedSubnet(input, asked, 'spec.subnet', nodePrefix);
     return asked;
   }
   if (nodePrefix < ALLOCATED_SUBNET_PREFIX) {

@@ -1,12 +1,18 @@
 // What NodeNetworks has built, on disk under its state dir so a restarted agent keeps pod
-// addresses and knows which devices are its own: one JSON file per pod (its extra interfaces) and
-// one list of the bridges and VXLAN devices it created. Writes go through a temp file and a
+// addresses and knows which devices are its own: one JSON file per pod (its extra interfaces, for
+// cni networks with the configuration DEL needs) and one list of the bridges and VXLAN devices it
+// created. Writes go through a temp file and a
 // rename, so a crash leaves the old or the new record, never half of one.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CniResult } from './cni.js';
+import type { CniConfList } from './cni-network.js';
 
-export interface AttachmentRecord {
+/** An interface on a bridge or overlay network: skiff's own veth on the network's bridge. */
+export interface BridgeAttachmentRecord {
+  /** absent in records written before cni attachments existed */
+  kind?: 'bridge';
   network: string;
   interface: string;
   ip: string;
@@ -18,6 +24,27 @@ export interface AttachmentRecord {
   bridge: string;
   hostVeth: string;
 }
+
+/**
+ * An interface a cni network's plugins made. `conf` is the exact list ADD ran with, kept for DEL;
+ * it is written before ADD starts, so a crash in the middle still leaves DEL what it needs.
+ * ip, prefix and result are there once ADD succeeded.
+ */
+export interface CniAttachmentRecord {
+  kind: 'cni';
+  network: string;
+  interface: string;
+  conf: CniConfList;
+  containerId: string;
+  cniArgs?: string;
+  /** set (and written) just before ADD runs: from then on DEL has something to undo */
+  started?: boolean;
+  result?: CniResult;
+  ip?: string;
+  prefix?: number;
+}
+
+export type AttachmentRecord = BridgeAttachmentRecord | CniAttachmentRecord;
 
 export interface PodRecord {
   uid: string;
@@ -39,6 +66,12 @@ export function checkUid(uid: string): void {
   if (!UID_RE.test(uid)) throw new Error(`invalid pod uid ${JSON.stringify(uid)}`);
 }
 
+function wellFormed(a: AttachmentRecord): boolean {
+  if (!a || typeof a.network !== 'string' || typeof a.interface !== 'string') return false;
+  if (a.kind === 'cni') return typeof a.containerId === 'string' && Array.isArray(a.conf?.plugins) && a.conf.plugins.every((p) => typeof p?.type === 'string');
+  return typeof a.ip === 'string' && typeof a.hostVeth === 'string';
+}
+
 export class AttachmentStore {
   private readonly podsDir: string;
   private readonly devicesFile: string;
@@ -56,7 +89,7 @@ export class AttachmentStore {
       }
       if (!f.endsWith('.json')) continue;
       const rec = JSON.parse(readFileSync(join(this.podsDir, f), 'utf8')) as PodRecord;
-      if (!rec || typeof rec.uid !== 'string' || `${rec.uid}.json` !== f || !Array.isArray(rec.attachments)) {
+      if (!rec || typeof rec.uid !== 'string' || `${rec.uid}.json` !== f || !Array.isArray(rec.attachments) || !rec.attachments.every(wellFormed)) {
         throw new Error(`pod attachment record ${join(this.podsDir, f)} is malformed`);
       }
       this.pods.set(rec.uid, rec);
@@ -83,7 +116,7 @@ export class AttachmentStore {
     const used = new Set<string>();
     for (const p of this.pods.values()) {
       if (p.uid === exceptUid) continue;
-      for (const a of p.attachments) if (a.network === network) used.add(a.ip);
+      for (const a of p.attachments) if (a.kind !== 'cni' && a.network === network) used.add(a.ip);
     }
     return used;
   }

@@ -18,6 +18,8 @@ export interface CniInvocation {
   /** CNI_ARGS, `K=V;K2=V2` */
   args?: string;
   timeoutMs?: number;
+  /** run the plugin inside this named netns (its host side: a simulated host) instead of ours */
+  hostNetns?: string;
 }
 
 /** The plugin's own error report (`{code,msg,details}`), or a failure to run it at all. */
@@ -127,7 +129,7 @@ export async function invokeCni(inv: CniInvocation): Promise<CniResult | undefin
 
   let r: Finished;
   try {
-    r = await runChild(bin, [], { env, input, timeoutMs });
+    r = inv.hostNetns ? await runChild(systemTool('ip'), ['netns', 'exec', inv.hostNetns, bin], { env, input, timeoutMs }) : await runChild(bin, [], { env, input, timeoutMs });
   } catch (e) {
     throw new CniError(type, inv.command, CODE_NOT_PROTOCOL, `cannot run ${bin}: ${(e as Error).message}`);
   }

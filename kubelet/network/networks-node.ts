@@ -1,19 +1,21 @@
 // The node side of extra Networks: a bridge per network this node has a slice of (the slice's
 // first host address as gateway), a VXLAN device per overlay network (peers from the other
 // nodes' slices, reached through their VTEP addresses), the isolation table, and for each pod one
-// more interface per network it names (net1, net2, ... in order) with an address from the slice.
+// more interface per network it names (net1, net2, ... in order) with an address from the slice,
+// or, on a cni network, whatever its plugins make (cni-network.ts; ADD on attach, DEL on detach).
 // The default network (eth0) stays with PodNetwork and VxlanOverlay. Plain iproute2 commands,
 // optionally inside a named netns (a simulated host), so one code path serves both.
 import { existsSync } from 'node:fs';
 import type { KObject } from '../../pkg/api/types.js';
 import type { Logger } from '../../pkg/log/logger.js';
 import { DEFAULT_NETWORK } from '../../pkg/api/networks.js';
-import { AttachmentStore, checkUid, type AttachmentRecord, type PodRecord } from './attachment-store.js';
+import { AttachmentStore, checkUid, type AttachmentRecord, type BridgeAttachmentRecord, type CniAttachmentRecord, type PodRecord } from './attachment-store.js';
+import { cniAdd, cniDel, missingPlugins, podCniArgs, resultAddress, type CniRuntime } from './cni-network.js';
 import { runTool, systemTool, ToolError } from './cni.js';
 import { DEFAULT_ISOLATION_TABLE, buildIsolationRuleset, checkTableName, removeTableScript } from './isolation-rules.js';
 import { enableIpForward } from './nat.js';
 import { checkNetnsName } from './netns.js';
-import { allocateAddress, hostVethName, isPodAddressOf, planNodeNetworks, type LocalNetwork, type NodeNetworksPlan } from './networks-plan.js';
+import { allocateAddress, hostVethName, isPodAddressOf, planNodeNetworks, type CniNetwork, type LocalNetwork, type NodeNetworksPlan } from './networks-plan.js';
 import { VxlanOverlay } from './overlay.js';
 import { podMtuFor } from './overlay-plan.js';
 
@@ -23,8 +25,10 @@ export interface NodeNetworksOptions {
   nodeIP: string;
   /** per-pod attachment records and owned devices, kept across restarts */
   stateDir: string;
-  /** CNI plugins for driver cni; that driver is refused on attach for now, so this is not read yet */
+  /** CNI plugins for driver cni (CNI_PATH), default /usr/lib/cni */
   cniBinDir?: string;
+  /** limit for each CNI plugin call, default 30 s */
+  cniTimeoutMs?: number;
   /** run everything inside this named netns (tests, several simulated hosts on one machine) */
   netns?: string;
   /** nftables table of the isolation rules, default skiff-isolation */
@@ -46,6 +50,7 @@ export class NodeNetworks {
   private readonly store: AttachmentStore;
   private readonly sh: NodeShell;
   private readonly table: string;
+  private readonly binDir: string;
   private readonly log: Logger | undefined;
   /** what the last sync found; attach works from it */
   private plan: NodeNetworksPlan | undefined;
@@ -60,6 +65,7 @@ export class NodeNetworks {
   constructor(private readonly opts: NodeNetworksOptions) {
     if (opts.netns !== undefined) checkNetnsName(opts.netns);
     this.table = opts.table ?? DEFAULT_ISOLATION_TABLE;
+    this.binDir = opts.cniBinDir ?? '/usr/lib/cni';
     checkTableName(this.table);
     this.sh = new NodeShell(opts.netns);
     this.log = opts.log;
@@ -95,7 +101,7 @@ export class NodeNetworks {
   }
 
   attachments(uid: string): Attachment[] {
-    return (this.store.pod(uid)?.attachments ?? []).map(publicView);
+    return (this.store.pod(uid)?.attachments ?? []).filter(complete).map(publicView);
   }
 
   detach(uid: string): Promise<void> {
@@ -205,11 +211,13 @@ export class NodeNetworks {
 
   // ---- attach / detach ----
 
-  private usable(name: string): LocalNetwork {
+  private usable(name: string): LocalNetwork | CniNetwork {
     const plan = this.plan;
     if (!plan) throw new Error(`Network ${name}: this node has not synced its Networks yet`);
     const why = plan.unusable.get(name);
     if (why) throw new Error(why);
+    const c = plan.cni.find((x) => x.name === name);
+    if (c) return c;
     const n = plan.local.find((l) => l.name === name);
     if (!n) throw new Error(`unknown network ${JSON.stringify(name)}`);
     const failed = this.failed.get(name);
@@ -222,16 +230,29 @@ export class NodeNetworks {
     if (!existsSync(netnsPath)) throw new Error(`network namespace ${netnsPath} of pod ${pod.namespace}/${pod.name} does not exist`);
     const names = [...new Set(networks.filter((n) => n !== DEFAULT_NETWORK))];
     const nets = names.map((n) => this.usable(n));
+    for (const n of nets) {
+      if (!isCni(n)) continue;
+      const missing = missingPlugins(n.conf, this.binDir);
+      if (missing.length) throw new Error(`Network ${n.name}: CNI plugin ${missing.join(', ')} is not installed in ${this.binDir}`);
+    }
     const prev = this.store.pod(pod.uid);
 
     const want: AttachmentRecord[] = [];
     for (const [i, n] of nets.entries()) {
-      const old = prev?.attachments.find((a) => a.network === n.name);
+      const iface = `net${i + 1}`;
+      if (isCni(n)) {
+        // What the plugins made for this pod stays as it was made, even if the Network was edited
+        // since: a pod's interfaces change when it is re-created, as with any runtime.
+        const old = prev?.netnsPath === netnsPath ? prev.attachments.find((a) => a.kind === 'cni' && a.network === n.name && a.interface === iface) : undefined;
+        want.push(old ?? { kind: 'cni', network: n.name, interface: iface, conf: n.conf, containerId: pod.uid, cniArgs: podCniArgs(pod) });
+        continue;
+      }
+      const old = prev?.attachments.find((a): a is BridgeAttachmentRecord => a.kind !== 'cni' && a.network === n.name);
       const used = this.store.usedAddresses(n.name, pod.uid);
       const ip = old && old.slice === n.slice && isPodAddressOf(n.slice, old.ip) && !used.has(old.ip) ? old.ip : allocateAddress(n.name, n.slice, used);
       want.push({
         network: n.name,
-        interface: `net${i + 1}`,
+        interface: iface,
         ip,
         prefix: n.prefix,
         slice: n.slice,
@@ -242,15 +263,22 @@ export class NodeNetworks {
       });
     }
 
-    // Interfaces no longer wanted as they are go before the record forgets them.
-    for (const a of prev?.attachments ?? []) {
-      if (!want.some((w) => sameAttachment(w, a))) await this.deleteLink(a.hostVeth);
+    // Interfaces no longer wanted as they are go before the record forgets them (last made, first undone).
+    for (const a of [...(prev?.attachments ?? [])].reverse()) {
+      if (want.some((w) => w === a || sameAttachment(w, a))) continue;
+      // A plugin that fails DEL here must not keep the pod from its new interfaces: logged only.
+      if (a.kind === 'cni') await this.cniRelease(a, prev!.netnsPath, false);
+      else await this.deleteLink(a.hostVeth);
     }
     const rec: PodRecord = { uid: pod.uid, namespace: pod.namespace, name: pod.name, netnsPath, attachments: want };
     this.store.putPod(rec);
     try {
       for (const a of want) {
-        const n = nets.find((x) => x.name === a.network)!;
+        if (a.kind === 'cni') {
+          await this.ensureCniAttachment(rec, a);
+          continue;
+        }
+        const n = nets.find((x) => x.name === a.network) as LocalNetwork;
         await this.ensureAttachment(a, netnsPath, (await this.sh.link(n.bridge))?.mtu ?? DEFAULT_MTU);
       }
     } catch (e) {
@@ -264,7 +292,7 @@ export class NodeNetworks {
     return want.map(publicView);
   }
 
-  private async ensureAttachment(a: AttachmentRecord, netnsPath: string, mtu: number): Promise<void> {
+  private async ensureAttachment(a: BridgeAttachmentRecord, netnsPath: string, mtu: number): Promise<void> {
     const pod = new PodShell(netnsPath);
     const host = await this.sh.link(a.hostVeth);
     if (host && host.master === a.bridge && host.up) {
@@ -285,18 +313,92 @@ export class NodeNetworks {
   }
 
   /** The rest of the network (other nodes' slices) via the gateway; never a default route. */
-  private async routeInPod(pod: PodShell, a: AttachmentRecord): Promise<void> {
+  private async routeInPod(pod: PodShell, a: BridgeAttachmentRecord): Promise<void> {
     if (a.subnet === a.slice) return;
     await pod.ip(['route', 'replace', a.subnet, 'via', a.gateway, 'dev', a.interface]);
+  }
+
+  /**
+   * Runs the plugins' ADD unless an earlier ADD's interface is still there with its address. The
+   * record holds the list before ADD starts and the result right after, so DEL always has both.
+   */
+  private async ensureCniAttachment(rec: PodRecord, a: CniAttachmentRecord): Promise<void> {
+    const pod = new PodShell(rec.netnsPath);
+    if (a.started) {
+      if (a.result && a.ip && (await pod.addresses(a.interface)).includes(`${a.ip}/${a.prefix}`)) return;
+      // Half made (an agent stopped during ADD) or changed behind our back: undo what the plugins
+      // hold (IPAM leases would clash with a second ADD), then add afresh.
+      await this.cniRelease(a, rec.netnsPath, true);
+      delete a.result;
+      delete a.ip;
+      delete a.prefix;
+    } else if (await pod.link(a.interface)) {
+      // a leftover of that name (an agent that lost its records) would make the plugin fail
+      await pod.ip(['link', 'delete', 'dev', a.interface]);
+    }
+    a.started = true;
+    this.store.putPod(rec);
+    let result;
+    try {
+      result = await cniAdd(a.conf, this.cniRuntime(a, rec.netnsPath));
+    } catch (e) {
+      // What the plugins made up to the failure is undone now. A DEL failing as well (often the
+      // same broken configuration) is only logged: the ADD error is the one the pod reports.
+      await this.cniRelease(a, rec.netnsPath, false);
+      a.started = false;
+      this.store.putPod(rec);
+      throw e;
+    }
+    a.result = result;
+    this.store.putPod(rec);
+    const addr = resultAddress(result, a.interface);
+    if (!addr) {
+      throw new Error(`Network ${a.network}: the CNI plugins gave ${a.interface} no IPv4 address (skiff lists one per network in the pod's IPs; configure an IPAM such as host-local)`);
+    }
+    a.ip = addr.ip;
+    a.prefix = addr.prefix;
+    this.store.putPod(rec);
+    this.log?.info({ network: a.network, pod: `${rec.namespace}/${rec.name}`, interface: a.interface, ip: `${addr.ip}/${addr.prefix}` }, 'attached through CNI');
+  }
+
+  private cniRuntime(a: CniAttachmentRecord, netnsPath: string): CniRuntime {
+    // CNI_NETNS is optional for DEL: a namespace that is gone took the plugins' interfaces with it.
+    const netns = existsSync(netnsPath) ? netnsPath : '';
+    return { containerId: a.containerId, netns, ifName: a.interface, binDir: this.binDir, args: a.cniArgs, timeoutMs: this.opts.cniTimeoutMs, hostNetns: this.opts.netns };
+  }
+
+  /**
+   * DEL of every plugin, in reverse, with the recorded list and result. Failures are logged; with
+   * strict they are also thrown (after all plugins had their turn), else the caller goes on: DEL
+   * is meant to be idempotent, and a record kept for a plugin that keeps failing would hold the
+   * pod's deletion (and the agent's shutdown) forever.
+   */
+  private async cniRelease(a: CniAttachmentRecord, netnsPath: string, strict: boolean): Promise<void> {
+    const out = await cniDel(a.conf, this.cniRuntime(a, netnsPath), a.result);
+    if (out.skipped.length) this.log?.warn({ network: a.network, interface: a.interface, skipped: out.skipped }, 'CNI DEL skipped plugins that are not installed');
+    if (!out.errors.length) return;
+    this.log?.warn({ network: a.network, interface: a.interface, errors: out.errors }, 'CNI DEL failed; what those plugins hold may stay behind');
+    if (strict) throw new Error(`Network ${a.network} (${a.interface}): ${out.errors.join('; ')}`);
   }
 
   private async detachNow(uid: string): Promise<void> {
     const rec = this.store.pod(uid);
     if (!rec) return;
     const errors: string[] = [];
-    for (const a of rec.attachments) await this.deleteLink(a.hostVeth).catch((e: Error) => errors.push(e.message));
-    if (errors.length) throw new Error(`detaching pod ${uid}: ${errors.join('; ')}`);
-    this.store.removePod(uid);
+    const kept: AttachmentRecord[] = [];
+    for (const a of [...rec.attachments].reverse()) {
+      try {
+        if (a.kind !== 'cni') await this.deleteLink(a.hostVeth);
+        else if (a.started) await this.cniRelease(a, rec.netnsPath, true);
+      } catch (e) {
+        errors.push((e as Error).message);
+        // A veth that would not go is retried on the next detach; a plugin's DEL is not (see cniRelease).
+        if (a.kind !== 'cni') kept.unshift(a);
+      }
+    }
+    if (kept.length) this.store.putPod({ ...rec, attachments: kept });
+    else this.store.removePod(uid);
+    if (errors.length) throw new Error(`detaching pod ${rec.namespace}/${rec.name} (${uid}): ${errors.join('; ')}`);
   }
 
   /** Deleting one end of a veth takes the other with it; a missing device is fine. */
@@ -318,11 +420,21 @@ export class NodeNetworks {
   }
 }
 
+function isCni(n: LocalNetwork | CniNetwork): n is CniNetwork {
+  return 'conf' in n;
+}
+
+/** Only for records whose attach finished (cni ones have their address then). */
 function publicView(a: AttachmentRecord): Attachment {
-  return { network: a.network, interface: a.interface, ip: a.ip, prefix: a.prefix };
+  return { network: a.network, interface: a.interface, ip: a.ip!, prefix: a.prefix! };
+}
+
+function complete(a: AttachmentRecord): boolean {
+  return a.ip !== undefined && a.prefix !== undefined;
 }
 
 function sameAttachment(a: AttachmentRecord, b: AttachmentRecord): boolean {
+  if (a.kind === 'cni' || b.kind === 'cni') return false;
   return a.network === b.network && a.interface === b.interface && a.ip === b.ip && a.prefix === b.prefix && a.bridge === b.bridge && a.hostVeth === b.hostVeth;
 }
 

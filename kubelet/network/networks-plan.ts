@@ -1,5 +1,6 @@
 // The node's view of the extra Networks (pkg/api/networks.ts), computed from the Network and Node
-// objects alone: which bridges and VXLAN devices this node needs, which networks a pod cannot join
+// objects alone: which bridges and VXLAN devices this node needs, the CNI configuration lists of
+// cni networks (whose plugins build everything at attach), which networks a pod cannot join
 // here and why, the subnets the isolation rules keep apart, and how pod addresses and host-side
 // interface names are chosen. Pure, so all of it is tested without root.
 import { createHash } from 'node:crypto';
@@ -8,6 +9,7 @@ import { DEFAULT_NETWORK, bridgeName, nodeSlice, type Network, type NetworkDrive
 import { vtepMacFor, normalizeIp, cidrsOverlap, type OverlayPeer } from './overlay-plan.js';
 import { VTEP_IP_ANNOTATION } from './overlay.js';
 import { intToIp, ipToInt, parseCidr } from './pod-ips.js';
+import { buildCniConfList, type CniConfList } from './cni-network.js';
 
 /** One network this node carries: its bridge, the node's slice, and for overlays the VXLAN device. */
 export interface LocalNetwork {
@@ -25,6 +27,13 @@ export interface LocalNetwork {
   vxlan?: { vni: number; device: string; peers: OverlayPeer[] };
 }
 
+/** A cni network pods may join here: its plugins own the interfaces, nothing is built beforehand. */
+export interface CniNetwork {
+  name: string;
+  /** the list ADD runs with (spec.cni, normalized) */
+  conf: CniConfList;
+}
+
 /** A subnet the isolation table knows about. */
 export interface IsolatedSubnet {
   network: string;
@@ -38,6 +47,8 @@ export interface IsolatedSubnet {
 export interface NodeNetworksPlan {
   /** networks with a slice here: their devices are kept */
   local: LocalNetwork[];
+  /** cni networks pods can join (Ready ones with a usable configuration) */
+  cni: CniNetwork[];
   /** networks pods cannot join on this node (now), with the reason attach reports; may name local ones (not Ready) */
   unusable: Map<string, string>;
   isolation: IsolatedSubnet[];
@@ -70,6 +81,7 @@ function canonical(cidr: string): string {
 
 export function planNodeNetworks(networks: KObject[], nodes: KObject[], nodeName: string, nodeIP: string): NodeNetworksPlan {
   const local: LocalNetwork[] = [];
+  const cni: CniNetwork[] = [];
   const unusable = new Map<string, string>();
   const isolation: IsolatedSubnet[] = [];
   const warnings: string[] = [];
@@ -106,6 +118,20 @@ export function planNodeNetworks(networks: KObject[], nodes: KObject[], nodeName
       }
     }
     if (name === DEFAULT_NETWORK) continue;
+
+    if (driver === 'cni') {
+      // Ready or not, there is nothing to keep on the node: the pods' records hold what DEL needs.
+      if (!isReady(net)) {
+        unusable.set(name, notReadyReason(net));
+        continue;
+      }
+      try {
+        cni.push({ name, conf: buildCniConfList(name, net.spec?.cni) });
+      } catch (e) {
+        unusable.set(name, (e as Error).message);
+      }
+      continue;
+    }
 
     const why = shapeProblem(net, driver, nodeName);
     if (why) {
@@ -157,7 +183,7 @@ export function planNodeNetworks(networks: KObject[], nodes: KObject[], nodeName
     }
     local.push(ln);
   }
-  return { local, unusable, isolation, warnings };
+  return { local, cni, unusable, isolation, warnings };
 }
 
 function notReadyReason(net: Network): string {
@@ -169,7 +195,6 @@ function notReadyReason(net: Network): string {
 function shapeProblem(net: Network, driver: NetworkDriver, nodeName: string): string | undefined {
   const name = net.metadata.name!;
   if (!isReady(net) && !nodeSlice(net, nodeName)) return notReadyReason(net);
-  if (driver === 'cni') return `Network ${name}: driver cni is not supported on this node yet`;
   if (driver !== 'bridge' && driver !== 'overlay') return `Network ${name}: unknown driver ${JSON.stringify(driver)}`;
   if (!net.status?.subnet) return `Network ${name} has no subnet in its status yet`;
   const slice = nodeSlice(net, nodeName);

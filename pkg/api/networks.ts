@@ -26,6 +26,7 @@ export type NetworkScope = 'local' | 'global';
 
 export interface NetworkSpec {
   driver?: NetworkDriver;
+  /** for driver cni: the range the plugin hands out, stated (default: a host-local IPAM's range, if any) */
   subnet?: string;
   internal?: boolean;
   vni?: number;
@@ -123,4 +124,34 @@ export function bridgeName(networkName: string): string {
   if (PLAIN_SHORT_NAME.test(networkName)) return `skn-${networkName}`;
   const hash = createHash('sha256').update(networkName).digest('hex').slice(0, 5);
   return `skn-${networkName.slice(0, 5).replace(/\./g, '-')}_${hash}`;
+}
+
+// A plugin's type is the name of its binary in the node's CNI directory: no path may hide in it.
+const CNI_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function cniTypeProblem(where: string, t: unknown): string | undefined {
+  if (typeof t !== 'string' || t === '') return `${where}.type is required (the plugin binary's name)`;
+  if (!CNI_TYPE.test(t)) return `${where}.type ${JSON.stringify(t)} is not a plugin binary's name`;
+  return undefined;
+}
+
+/** Why a CNI network configuration (single plugin or conflist) cannot be used; undefined if it can. */
+export function cniConfigProblem(cni: unknown): string | undefined {
+  if (cni === undefined || cni === null) return 'spec.cni is required when spec.driver is cni';
+  if (typeof cni !== 'object' || Array.isArray(cni)) return 'spec.cni must be a CNI network configuration object';
+  const c = cni as Record<string, unknown>;
+  if (c.scope !== undefined && c.scope !== 'local' && c.scope !== 'global') return `spec.cni.scope must be local or global, not ${JSON.stringify(c.scope)}`;
+  if (c.cniVersion !== undefined && (typeof c.cniVersion !== 'string' || !/^\d+\.\d+\.\d+$/.test(c.cniVersion))) return `spec.cni.cniVersion ${JSON.stringify(c.cniVersion)} is not a version like 1.0.0`;
+  if (c.plugins !== undefined) {
+    if (!Array.isArray(c.plugins) || c.plugins.length === 0) return 'spec.cni.plugins must be a non-empty list of plugin configurations';
+    for (const [i, p] of c.plugins.entries()) {
+      if (typeof p !== 'object' || p === null || Array.isArray(p)) return `spec.cni.plugins[${i}] must be an object`;
+      const why = cniTypeProblem(`spec.cni.plugins[${i}]`, (p as Record<string, unknown>).type);
+      if (why) return why;
+    }
+    if (c.type !== undefined) return 'spec.cni has both type and plugins; give a single plugin configuration or a list, not both';
+    return undefined;
+  }
+  if (typeof c.type !== 'string' || c.type === '') return "spec.cni.type is required (the plugin binary's name), or spec.cni.plugins for a list";
+  return cniTypeProblem('spec.cni', c.type);
 }

@@ -270,7 +270,7 @@ if (missing) {
     await t.throwsAsync(tryAttach(['nope']), { message: /unknown network "nope"/ });
     await t.throwsAsync(tryAttach(['elsewhere']), { message: /Network elsewhere has no slice for node n0 yet/ });
     await t.throwsAsync(tryAttach(['pending']), { message: /Network pending is not Ready \(SubnetConflict: overlaps Network x\)/ });
-    await t.throwsAsync(tryAttach(['plugin']), { message: /driver cni is not supported on this node yet/ });
+    await t.throwsAsync(tryAttach(['plugin']), { message: /^Network plugin: CNI macvlan ADD failed/ });
     await t.throwsAsync(nn0.attach({ uid: 'ghost', namespace: 'default', name: 'ghost' }, `/run/netns/sknn${tag}-none`, ['frontend']), { message: /does not exist/ });
     t.deepEqual(await tryAttach(['tiny']), [{ network: 'tiny', interface: 'net1', ip: '10.105.0.2', prefix: 30 }]);
     const q = await makePod(H0, 'Y');

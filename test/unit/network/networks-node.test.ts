@@ -62,7 +62,8 @@ test('plan: why a network cannot be joined here', (t) => {
   const plan = planNodeNetworks(NETS, NODES, 'a', '192.168.50.1');
   t.regex(plan.unusable.get('elsewhere')!, /no slice for node a/);
   t.regex(plan.unusable.get('pending')!, /not Ready \(SubnetConflict: overlaps\)/);
-  t.regex(plan.unusable.get('plugin')!, /driver cni is not supported on this node yet/);
+  t.false(plan.unusable.has('plugin'), 'a Ready cni network can be joined');
+  t.deepEqual(plan.cni.map((n) => n.name), ['plugin']);
   t.false(plan.unusable.has('frontend'));
   t.false(plan.local.some((n) => n.name === 'default'));
 });
