@@ -165,7 +165,7 @@ export const NETWORK_CRD: KObject = {
                 default: {},
                 properties: {
                   driver: { type: 'string', enum: ['bridge', 'overlay', 'cni'], default: 'overlay', description: 'bridge: local to each node; overlay: VXLAN across nodes; cni: the plugin configured in spec.cni' },
-                  subnet: { ...ipv4Cidr, description: 'the IPv4 range of the network (default: a /16 allocated from the cluster network range)' },
+                  subnet: { ...ipv4Cidr, description: 'the IPv4 range of the network (bridge and overlay default: a /16 allocated from the cluster network range; cni: the host-local range of the plugin when not given)' },
                   internal: { type: 'boolean', description: 'no egress: traffic leaves only to other members of the network' },
                   vni: { type: 'integer', minimum: 1, maximum: 16777215, description: 'VXLAN id of an overlay network (default: allocated from 4096 up)' },
                   cni: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: 'a CNI network configuration (a plugin, or a conflist with plugins); required for driver cni. scope: global marks a plugin that spans nodes' },
