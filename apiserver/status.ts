@@ -88,7 +88,9 @@ export const errors = {
     return new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${type || 'none'})`);
   },
   notFoundPath(): StatusError {
-    return new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+    // Kubernetes sends empty details here, and kubectl reads them (kubectl debug dereferences
+    // details.name to say ephemeral containers are not available).
+    return new StatusError(404, 'NotFound', 'the server could not find the requested resource', {});
   },
   internal(message: string): StatusError {
     return new StatusError(500, 'InternalError', `Internal error occurred: ${message}`);

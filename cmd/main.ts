@@ -32,7 +32,7 @@ const commands: Record<string, Command> = {
       process.stdout.write(readKubeconfig(String(v['data-dir'])));
     },
   },
-  agent: { summary: 'Run a node agent (simulated runtime in this build).', flags: agentFlags, run: (v) => runAgent(v as never) },
+  agent: { summary: 'Run a node agent: real containers (conmon + crun or runc) as root, or --runtime simulated.', flags: agentFlags, run: (v) => runAgent(v as never) },
   up: { summary: 'Server + apply manifests + re-apply on change.', flags: upFlags, run: (v) => runUp(v as never) },
   'controller-manager': { summary: 'Run the controllers alone against a server.', flags: controllerManagerFlags, run: (v) => runControllerManager(v as never) },
   scheduler: { summary: 'Run the scheduler alone against a server.', flags: schedulerFlags, run: (v) => runScheduler(v as never) },

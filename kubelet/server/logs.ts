@@ -55,7 +55,18 @@ export class CriLogDecoder {
 }
 
 export function formatEntry(e: CriLogEntry, timestamps: boolean): string {
-  return `${timestamps ? e.time + ' ' : ''}${e.text}${e.full ? '\n' : ''}`;
+  return `${timestamps ? kubeletTime(e.time) + ' ' : ''}${e.text}${e.full ? '\n' : ''}`;
+}
+
+/**
+ * The time as kubelet prints it (Go's RFC3339Nano): a zero offset is "Z" and trailing zeros of the
+ * fraction go. conmon writes "+00:00" and nine digits.
+ */
+export function kubeletTime(t: string): string {
+  const m = /^(.*?T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(t);
+  if (!m) return t;
+  const frac = (m[2] ?? '').replace(/0+$/, '');
+  return `${m[1]}${frac ? '.' + frac : ''}${m[3] === '+00:00' || m[3] === '-00:00' ? 'Z' : m[3]}`;
 }
 
 export function parseLogQuery(q: URLSearchParams): LogOptions {

@@ -218,7 +218,7 @@ test.serial('logs: whole, partial lines joined, tail, timestamps, previous, bad 
   r = await k(['logs', 'p', '--tail=2']);
   t.is(r.stdout, 'three\nfour\n');
   r = await k(['logs', 'p', '--timestamps', '--tail=1']);
-  t.regex(r.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z four\n$/);
+  t.regex(r.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z four\n$/);
   r = await k(['logs', 'p', '--limit-bytes=6']);
   t.is(r.stdout, 'one\ntw');
   r = await k(['logs', 'p', '--since=1h']);

@@ -11,7 +11,9 @@ export interface CriLogEntry {
   text: string;
 }
 
-const LINE = /^(\S+) (stdout|stderr) ([FP])(?: (.*))?$/;
+// The text may hold carriage returns (progress bars, every line of a tty container): `.` would
+// not match them, and the whole line would be lost.
+const LINE = /^(\S+) (stdout|stderr) ([FP])(?: ([\s\S]*))?$/;
 
 export function parseCriLogLine(line: string): CriLogEntry | undefined {
   const m = LINE.exec(line);

@@ -3,7 +3,7 @@ import { WebSocketServer, WebSocket } from 'ws';
 import { Readable } from 'node:stream';
 import { wsCommandTransport } from '../../../kubelet/server/ws-channels.js';
 import { ResizeDecoder, runCommand, statusJson } from '../../../kubelet/server/remotecommand.js';
-import { CriLogDecoder, formatEntry, parseLogQuery } from '../../../kubelet/server/logs.js';
+import { CriLogDecoder, formatEntry, kubeletTime, parseLogQuery } from '../../../kubelet/server/logs.js';
 import type { ExecSession } from '../../../kubelet/server/streaming.js';
 
 test('status JSON: success, exit code cause, other errors', (t) => {
@@ -35,7 +35,15 @@ test('CRI log decoder joins partial lines per stream across chunks', (t) => {
     ['e\n', 'partial\n'],
   );
   d.feed('2026-01-01T00:00:03.000000000Z stdout P tail');
-  t.deepEqual(d.flush().map((e) => formatEntry(e, true)), ['2026-01-01T00:00:03.000000000Z tail']);
+  t.deepEqual(d.flush().map((e) => formatEntry(e, true)), ['2026-01-01T00:00:03Z tail']);
+});
+
+test('log timestamps as kubelet prints them (RFC 3339 with nanoseconds, Z, no trailing zeros)', (t) => {
+  t.is(kubeletTime('2026-11-28T07:05:56.443786670+00:00'), '2026-11-28T07:05:56.44378667Z');
+  t.is(kubeletTime('2026-11-28T07:05:56.000000000+00:00'), '2026-11-28T07:05:56Z');
+  t.is(kubeletTime('2026-11-28T07:05:56.5+02:00'), '2026-11-28T07:05:56.5+02:00');
+  t.is(kubeletTime('2026-11-28T07:05:56.123456789Z'), '2026-11-28T07:05:56.123456789Z');
+  t.is(kubeletTime('not a time'), 'not a time');
 });
 
 test('log query parameters', (t) => {

@@ -19,6 +19,9 @@ test('CRI log lines: parse, join partial lines, format like kubelet', (t) => {
   });
   t.is(parseCriLogLine('2026-01-01T00:00:00.000000000Z stderr F')!.text, '');
   t.is(parseCriLogLine('garbage'), undefined);
+  // Carriage returns belong to the text (a tty container ends every line with one).
+  t.is(parseCriLogLine('2026-01-01T00:00:00.000000000Z stdout F p 10%\rp 100%')!.text, 'p 10%\rp 100%');
+  t.is(parseCriLogLine('2026-01-01T00:00:00.000000000Z stdout F tty-out\r')!.text, 'tty-out\r');
   const log = ['T1 stdout P abc', 'T2 stderr F err', 'T3 stdout F def', ''].join('\n');
   t.deepEqual(parseCriLog(log).map((e) => [e.stream, e.text]), [['stderr', 'err'], ['stdout', 'abcdef']]);
   t.is(formatCriLogLine(new Date(Date.UTC(2026, 0, 1)), 'stdout', 'text'), '2026-01-01T00:00:00.000000000Z stdout F text');
