@@ -218,7 +218,7 @@ spec:
     t.deepEqual(await ask(url, 1), ['FAIL'], 'the cut host is unreachable');
     await lc!.heal(h.name);
     try {
-      await waitFor('traffic to the healed host again', 30_000, async () => (await ask(url, 1))[0] === target.metadata.name);
+      await waitFor('traffic to the healed host again', 60_000, async () => (await ask(url, 1))[0] === target.metadata.name);
     } catch (e) {
       t.log(await overlayState([lc!.hosts[0]!, h]));
       throw e;
