@@ -217,8 +217,10 @@ spec:
     await lc!.cut(h.name);
     t.deepEqual(await ask(url, 1), ['FAIL'], 'the cut host is unreachable');
     await lc!.heal(h.name);
+    const healed = Date.now();
     try {
       await waitFor('traffic to the healed host again', 60_000, async () => (await ask(url, 1))[0] === target.metadata.name);
+      t.log(`traffic again ${Date.now() - healed} ms after the link came back`);
     } catch (e) {
       t.log(await overlayState([lc!.hosts[0]!, h]));
       throw e;
