@@ -9,12 +9,15 @@ import { UnavailableError, type Store } from './storage/store.js';
 import { WatchCache } from './cache/watch-cache.js';
 import { ResourceRegistry, type NamespaceLookup, type SchemaHooks } from './registry/generic.js';
 import type { ResourceInfo, Strategy } from './registry/strategy.js';
+import type { KObject } from '../pkg/api/types.js';
 import { builtinStrategies } from './registry/resources/index.js';
 import { errors, StatusError } from './status.js';
 import { send, sendError, sendJson } from './http/respond.js';
 import { parseResourcePath } from './http/path.js';
 import { ResourceHandler } from './http/resources.js';
 import { NODE_SUBRESOURCES, NodeProxy, rejectUpgrade } from './http/node-proxy.js';
+import { ProxyHandler } from './http/proxy.js';
+import { proxyRequestOf } from './http/proxy-path.js';
 import type { Duplex } from 'node:stream';
 import { defaultWatchSettings, type WatchSettings } from './http/watch.js';
 import {
@@ -37,6 +40,11 @@ import { bootstrapKubernetesService, bootstrapNamespaces } from './bootstrap.js'
 import { bootstrapCrds } from './bootstrap-crds.js';
 import { ServiceAllocator } from './registry/service-allocator.js';
 import { REVIEW_RESOURCES, review } from './auth/reviews.js';
+import { ensureServiceAccountKey, type ServiceAccountKey } from './auth/service-account-key.js';
+import { cacheLookup, ServiceAccountTokens } from './auth/service-account-tokens.js';
+import { serveTokenRequest } from './auth/token-request.js';
+import { admitPodServiceAccount } from './registry/resources/core/serviceaccount-admission.js';
+import { namespaceContent } from './registry/resources/core/serviceaccount-namespace.js';
 import { decodeBody, readBody } from './http/body.js';
 import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.js';
 import { NamespaceController } from '../controllers/namespace/namespace-controller.js';
@@ -65,6 +73,8 @@ export interface APIServerOptions {
   compactIntervalMs?: number;
   /** the permanent node join secret (DIR/node-token); bootstrap tokens join without it */
   nodeJoinSecret?: string;
+  /** signs service account tokens (default: DIR/tls/service-account.key next to the CA, made on first start) */
+  serviceAccountKey?: ServiceAccountKey;
 }
 
 /** Revisions kept behind the newest at each compaction (paged lists read at an older revision). */
@@ -90,6 +100,9 @@ export class APIServer {
   private readonly nsController: NamespaceController;
   private readonly join: JoinService;
   private readonly nodeProxy: NodeProxy;
+  private readonly proxy: ProxyHandler;
+  readonly serviceAccountTokens: ServiceAccountTokens;
+  private readonly namespaceContent: (ns: KObject) => Promise<void>;
 
   constructor(private readonly opts: APIServerOptions) {
     this.cache = new WatchCache(opts.store, opts.watchCacheSize);
@@ -120,6 +133,11 @@ export class APIServer {
     this.gc = new GarbageCollector(internal);
     this.nsController = new NamespaceController(internal);
     this.nodeProxy = new NodeProxy({ cache: this.cache, clientCert: opts.pki.kubeletClientCert, clientKey: opts.pki.kubeletClientKey });
+    this.proxy = new ProxyHandler({ cache: this.cache, clientCert: opts.pki.kubeletClientCert, clientKey: opts.pki.kubeletClientKey });
+    this.serviceAccountTokens = new ServiceAccountTokens({ key: opts.serviceAccountKey ?? ensureServiceAccountKey(opts.pki.dir) });
+    const saLookup = cacheLookup(this.cache);
+    this.registries.get('/v1/pods')!.admitCreate = (pod) => admitPodServiceAccount(pod, { serviceAccount: saLookup.serviceAccount });
+    this.registries.get('/v1/namespaces')!.afterCreate = this.namespaceContent = namespaceContent({ serviceAccounts: this.registries.get('/v1/serviceaccounts')!, configMaps: this.registries.get('/v1/configmaps')!, caCert: opts.pki.caCert });
     this.join = new JoinService({ cache: this.cache, secrets: this.registries.get('/v1/secrets')!, caCert: opts.pki.caCert, joinSecret: opts.nodeJoinSecret });
   }
 
@@ -158,7 +176,10 @@ export class APIServer {
   async start(): Promise<void> {
     await this.cache.start();
     this.opts.auth.attach?.(this.cache);
+    this.serviceAccountTokens.attach(cacheLookup(this.cache));
     await bootstrapNamespaces(this);
+    // Namespaces from a data dir older than service accounts get theirs now, before pods are admitted.
+    for (const c of this.cache.list('/registry/core/namespaces/')) if (this.namespaces.phase(c.obj.metadata.name!) === 'Active') await this.namespaceContent(c.obj);
     this.crds.start();
     await bootstrapCrds(this);
     this.gc.start();
@@ -174,7 +195,7 @@ export class APIServer {
         sendError(res, err);
       });
     });
-    // Only pod exec/attach/portforward (and log) are served as upgrades; see serveUpgrade.
+    // Only pod exec/attach/portforward (and log) and the proxy subresources are served as upgrades; see serveUpgrade.
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => undefined);
       try {
@@ -228,6 +249,7 @@ export class APIServer {
     this.gc.stop();
     this.nsController.stop();
     this.opts.auth.detach?.();
+    this.serviceAccountTokens.attach(undefined);
     this.cache.stop();
     if (this.server) {
       const s = this.server;
@@ -239,7 +261,8 @@ export class APIServer {
   }
 
   private authenticate(req: IncomingMessage): UserInfo | undefined {
-    return this.opts.auth.authenticate(req.headers['authorization']);
+    const header = req.headers['authorization'];
+    return this.opts.auth.authenticate(header) ?? this.serviceAccountTokens.authenticate(header);
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -279,6 +302,11 @@ export class APIServer {
   private serveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'https://skiff');
     if (!this.authenticate(req)) throw errors.unauthorized();
+    const proxied = proxyRequestOf(req.url ?? '/');
+    if (proxied) {
+      this.proxy.upgrade(req, socket, head, proxied.path, proxied.rawQuery);
+      return;
+    }
     const target = this.nodeSubresource(url.pathname.replace(/\/+$/, ''));
     if (!target) throw errors.badRequest(`${url.pathname} cannot be upgraded to ${String(req.headers['upgrade'] ?? '')}; only pods/exec, pods/attach and pods/portforward can`);
     this.nodeProxy.upgrade(req, socket, head, target.namespace, target.name, target.sub, url.searchParams);
@@ -340,6 +368,12 @@ export class APIServer {
       send(res, 200, body);
       return;
     }
+    // pods|services|nodes/NAME/proxy/...: the raw path, as the trailing slash and escapes matter.
+    const proxied = proxyRequestOf(req.url ?? '/');
+    if (proxied) {
+      await this.proxy.serve(req, res, proxied.path, proxied.rawQuery);
+      return;
+    }
     const rp = parseResourcePath(path, (g, v, p) => {
       if (g === '' && v === 'v1' && p === 'bindings') return true;
       return this.registries.get(`${g}/${v}/${p}`)?.info.namespaced;
@@ -353,6 +387,10 @@ export class APIServer {
     const nodeSub = this.nodeSubresource(path);
     if (nodeSub) {
       await this.nodeProxy.serve(req, res, nodeSub.namespace, nodeSub.name, nodeSub.sub, q);
+      return;
+    }
+    if (rp.group === '' && rp.version === 'v1' && rp.resource === 'serviceaccounts' && rp.subresource === 'token' && rp.namespace && rp.name && !rp.rest.length) {
+      await serveTokenRequest(req, res, rp.namespace, rp.name, this.serviceAccountTokens, cacheLookup(this.cache));
       return;
     }
     const reg = this.registries.get(`${rp.group}/${rp.version}/${rp.resource}`);

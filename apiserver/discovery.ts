@@ -49,6 +49,9 @@ function subresourcesOf(r: ResourceInfo): SubresourceInfo[] {
       case 'portforward':
         out.push({ name: s, kind: { group: '', version: 'v1', kind: s === 'portforward' ? 'PodPortForwardOptions' : s === 'exec' ? 'PodExecOptions' : 'PodAttachOptions' }, verbs: ['create', 'get'] });
         break;
+      case 'token':
+        out.push({ name: 'token', kind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] });
+        break;
       case 'finalize':
         out.push({ name: 'finalize', kind: self, verbs: ['update'] });
         break;

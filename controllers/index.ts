@@ -12,8 +12,12 @@ import { replicaSetController } from './replicaset/replicaset-controller.js';
 import { deploymentController } from './deployment/deployment-controller.js';
 import { syncController } from './gitops/sync-controller.js';
 import { networkController } from './network/network-controller.js';
+import { serviceAccountsController } from './serviceaccount/serviceaccounts-controller.js';
+import { rootCaPublisher } from './serviceaccount/root-ca-publisher.js';
 
 export const controllerFactories: ControllerFactory[] = [
+  serviceAccountsController,
+  rootCaPublisher,
   deploymentController,
   replicaSetController,
   nodeIpamController,

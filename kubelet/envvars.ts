@@ -1,11 +1,15 @@
-// A container's environment as kubelet computes it: envFrom (ConfigMaps/Secrets, optional prefix),
-// then env with valueFrom resolved (downward API fields, resources, ConfigMap/Secret keys).
+// A container's environment as kubelet computes it: the service variables (the API server's
+// `kubernetes` Service always, the pod namespace's Services when enableServiceLinks), then envFrom
+// (ConfigMaps/Secrets, optional prefix), then env with valueFrom resolved (downward API fields,
+// resources, ConfigMap/Secret keys). A service variable the container sets itself is left out.
 //
 // $(VAR) references are left to the OCI spec builder, which expands every value it is given in
 // order, as Kubernetes expands `value` entries. Kubernetes never expands values that come from
 // valueFrom or envFrom, so those have each `$` doubled here: the builder's expansion turns `$$`
 // back into `$` and the container sees them unchanged.
 import type { KObject } from '../pkg/api/types.js';
+import { resourcePath, type RestClient } from '../pkg/client/rest.js';
+import { R } from '../pkg/client/informer-factory.js';
 import { expandVars } from './runtime/oci/spec.js';
 import { containerResourceValue, DownwardError, podFieldValue, type Allocatable } from './volumes/downward.js';
 import { secretEntries, type ObjectSource } from './volumes/sources.js';
@@ -65,6 +69,77 @@ class Lookups {
     if (!p) this.secrets.set(name, (p = this.sources.secret(this.namespace, name)));
     return p;
   }
+}
+
+/** The Services whose variables every pod gets, wherever it runs: they live in `default`. */
+export const MASTER_SERVICES = ['kubernetes'];
+const MASTER_NAMESPACE = 'default';
+
+const envName = (s: string): string => s.replaceAll('-', '_').toUpperCase();
+
+function hasClusterIP(svc: KObject): boolean {
+  const ip = (svc.spec as Json | undefined)?.clusterIP;
+  return typeof ip === 'string' && ip !== '' && ip !== 'None';
+}
+
+/** The docker-link style variables of Services (kubelet's envvars.FromServices), in the given order. */
+export function serviceLinkVars(services: KObject[]): { name: string; value: string }[] {
+  const out: { name: string; value: string }[] = [];
+  for (const svc of services) {
+    if (!hasClusterIP(svc)) continue;
+    const spec = svc.spec as Json;
+    const ip = String(spec.clusterIP);
+    const ports = (Array.isArray(spec.ports) ? spec.ports : []) as Json[];
+    if (ports.length === 0) continue;
+    const prefix = envName(String(svc.metadata.name));
+    out.push({ name: `${prefix}_SERVICE_HOST`, value: ip });
+    out.push({ name: `${prefix}_SERVICE_PORT`, value: String(ports[0]!.port) });
+    for (const p of ports) if (p.name) out.push({ name: `${prefix}_SERVICE_PORT_${envName(String(p.name))}`, value: String(p.port) });
+    const hostPort = (port: unknown) => (ip.includes(':') ? `[${ip}]:${String(port)}` : `${ip}:${String(port)}`);
+    ports.forEach((p, i) => {
+      const proto = String(p.protocol || 'TCP');
+      const url = `${proto.toLowerCase()}://${hostPort(p.port)}`;
+      if (i === 0) out.push({ name: `${prefix}_PORT`, value: url });
+      const pp = `${prefix}_PORT_${String(p.port)}_${proto.toUpperCase()}`;
+      out.push({ name: pp, value: url }, { name: `${pp}_PROTO`, value: proto.toLowerCase() }, { name: `${pp}_PORT`, value: String(p.port) }, { name: `${pp}_ADDR`, value: ip });
+    });
+  }
+  return out;
+}
+
+/**
+ * The service variables of a pod (kubelet's getServiceEnvVarMap): the master Services from
+ * `default` always, the pod namespace's Services when enableServiceLinks is not false; a
+ * namespace's own Service of a master name wins over the master one.
+ */
+export function serviceEnvVars(pod: KObject, services: KObject[]): { name: string; value: string }[] {
+  const ns = String(pod.metadata.namespace ?? 'default');
+  const links = (pod.spec as Json | undefined)?.enableServiceLinks !== false;
+  const chosen = new Map<string, KObject>();
+  for (const svc of services) {
+    const name = String(svc.metadata.name);
+    if (!hasClusterIP(svc)) continue;
+    if (svc.metadata.namespace === MASTER_NAMESPACE && MASTER_SERVICES.includes(name)) {
+      if (!chosen.has(name)) chosen.set(name, svc);
+    } else if (svc.metadata.namespace === ns && links) {
+      chosen.set(name, svc);
+    }
+  }
+  return serviceLinkVars([...chosen.values()].sort((a, b) => String(a.metadata.name).localeCompare(String(b.metadata.name))));
+}
+
+/** ObjectSource.services over the API. */
+export function apiServiceLister(client: RestClient): (namespace: string) => Promise<KObject[]> {
+  return async (namespace) => (await client.get<{ items?: KObject[] }>(resourcePath(R.services, namespace))).items ?? [];
+}
+
+async function podServices(pod: KObject, sources: ObjectSource): Promise<KObject[]> {
+  if (!sources.services) return [];
+  const ns = String(pod.metadata.namespace ?? 'default');
+  const links = (pod.spec as Json | undefined)?.enableServiceLinks !== false;
+  const lists = await Promise.all([sources.services(MASTER_NAMESPACE), ...(links && ns !== MASTER_NAMESPACE ? [sources.services(ns)] : [])]);
+  // A list answer does not always repeat the namespace on each item.
+  return lists.flatMap((l, i) => l.map((s) => (s.metadata.namespace ? s : { ...s, metadata: { ...s.metadata, namespace: i === 0 ? MASTER_NAMESPACE : ns } })));
 }
 
 function findContainer(pod: KObject, name: string): Json | undefined {
@@ -185,5 +260,8 @@ export async function resolveEnv(
     }
     out.push({ name, value: literal(value) });
   }
-  return out;
+  const own = new Set(out.map((e) => e.name));
+  // First, so that $(VAR) in the container's values can name them.
+  const services = serviceEnvVars(pod, await podServices(pod, sources)).filter((e) => !own.has(e.name));
+  return [...services, ...out];
 }

@@ -43,7 +43,7 @@ export function review(plural: string, body: unknown, user: UserInfo): Record<st
         },
       };
     case 'selfsubjectreviews':
-      return { kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', metadata: meta, status: { userInfo: { username: user.name, groups: user.groups } } };
+      return { kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', metadata: meta, status: { userInfo: { username: user.name, ...(user.uid ? { uid: user.uid } : {}), groups: user.groups, ...(user.extra ? { extra: user.extra } : {}) } } };
     default:
       throw errors.notFoundPath();
   }

@@ -12,6 +12,9 @@ import { NodeCredentialIndex } from './node-credentials.js';
 export interface UserInfo {
   name: string;
   groups: string[];
+  uid?: string;
+  /** authenticator-specific facts (a service account token's pod), as UserInfo.extra in Kubernetes */
+  extra?: Record<string, string[]>;
 }
 
 export interface TokenAuthenticator {

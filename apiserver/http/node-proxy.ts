@@ -13,7 +13,7 @@ import { UnavailableError } from '../storage/store.js';
 
 export const NODE_SUBRESOURCES = new Set(['log', 'exec', 'attach', 'portforward']);
 
-const DEFAULT_KUBELET_PORT = 10250;
+export const DEFAULT_KUBELET_PORT = 10250;
 const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface NodeProxyOptions {
@@ -37,6 +37,31 @@ interface NodeLike {
   status?: { addresses?: { type: string; address: string }[]; daemonEndpoints?: { kubeletEndpoint?: { Port?: number } } };
 }
 
+/** Where a node's server listens: its first InternalIP (else ExternalIP, else Hostname) and kubelet port. */
+export function nodeEndpoint(cache: WatchCache, nodeName: string): { host: string; port: number } {
+  const node = cache.get(`/registry/core/nodes/${nodeName}`)?.obj as NodeLike | undefined;
+  if (!node) throw errors.notFound('nodes', '', nodeName);
+  const addrs = node.status?.addresses ?? [];
+  const host = (addrs.find((a) => a.type === 'InternalIP') ?? addrs.find((a) => a.type === 'ExternalIP') ?? addrs.find((a) => a.type === 'Hostname'))?.address;
+  if (!host) throw errors.badRequest(`node ${nodeName} has no address to reach its node server at`);
+  return { host, port: node.status?.daemonEndpoints?.kubeletEndpoint?.Port || DEFAULT_KUBELET_PORT };
+}
+
+/**
+ * The `port` parameters the node server reads from the API's `ports` (PodPortForwardOptions);
+ * SPDY clients name their ports in stream headers and send none.
+ */
+function portForwardQuery(q: URLSearchParams): URLSearchParams {
+  const out = new URLSearchParams();
+  for (const v of q.getAll('ports')) {
+    for (const p of v.split(',')) {
+      if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw errors.badRequest(`invalid port ${JSON.stringify(p)} in ports=${JSON.stringify(v)}`);
+      out.append('port', p);
+    }
+  }
+  return out;
+}
+
 /** Writes a Status as a complete HTTP response on a socket that was not upgraded. */
 export function rejectUpgrade(socket: Duplex, err: unknown): void {
   const se = err instanceof StatusError ? err : err instanceof UnavailableError ? new StatusError(503, 'ServiceUnavailable', err.message) : errors.internal((err as Error)?.message ?? String(err));
@@ -58,12 +83,13 @@ export class NodeProxy {
     const pod = this.opts.cache.get(`/registry/core/pods/${namespace}/${name}`)?.obj as PodLike | undefined;
     if (!pod) throw errors.notFound('pods', '', name);
     const spec = pod.spec ?? {};
-    const query = new URLSearchParams(q);
+    let query = new URLSearchParams(q);
     query.delete('container');
     let path: string;
     const enc = encodeURIComponent;
     if (sub === 'portforward') {
       path = `/portForward/${enc(namespace)}/${enc(name)}`;
+      query = portForwardQuery(q);
     } else {
       const names = (spec.containers ?? []).map((c) => c.name);
       const init = (spec.initContainers ?? []).map((c) => c.name);
@@ -82,12 +108,7 @@ export class NodeProxy {
     }
     const nodeName = spec.nodeName;
     if (!nodeName) throw errors.badRequest(`pod ${name} does not have a host assigned`);
-    const node = this.opts.cache.get(`/registry/core/nodes/${nodeName}`)?.obj as NodeLike | undefined;
-    if (!node) throw errors.notFound('nodes', '', nodeName);
-    const addrs = node.status?.addresses ?? [];
-    const host = (addrs.find((a) => a.type === 'InternalIP') ?? addrs.find((a) => a.type === 'ExternalIP') ?? addrs.find((a) => a.type === 'Hostname'))?.address;
-    if (!host) throw errors.badRequest(`node ${nodeName} has no address to reach its node server at`);
-    const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port || DEFAULT_KUBELET_PORT;
+    const { host, port } = nodeEndpoint(this.opts.cache, nodeName);
     const qs = query.toString();
     return { host, port, path: qs ? `${path}?${qs}` : path };
   }

@@ -106,6 +106,13 @@ export class ResourceRegistry {
   beforeCreate?: (obj: KObject) => () => void;
   /** The same for an update of the main resource (not its subresources), given the stored object. */
   beforeUpdate?: (obj: KObject, old: KObject) => () => void;
+  /**
+   * Admission of a new object once it is valid and its namespace is known to be active (the Pod
+   * ServiceAccount step): may change it or throw a StatusError. Runs for dry runs too.
+   */
+  admitCreate?: (obj: KObject, ctx: RequestContext) => void;
+  /** Work after a create is committed and before it is answered (a new Namespace's default ServiceAccount); must not throw. */
+  afterCreate?: (obj: KObject) => Promise<void>;
 
   constructor(
     readonly strategy: Strategy,
@@ -336,6 +343,7 @@ export class ResourceRegistry {
     this.strategy.defaults?.(obj);
     this.validateNew(obj);
     if (this.info.namespaced) this.requireNamespace(meta.namespace!);
+    this.admitCreate?.(obj, ctx);
     obj.metadata.managedFields =
       managed ?? updateManagedFields(undefined, obj, { manager: managerOf(ctx), apiVersion: this.apiVersion, now: isoSeconds(ctx.now) });
     if (obj.metadata.managedFields && obj.metadata.managedFields.length === 0) delete obj.metadata.managedFields;
@@ -346,9 +354,10 @@ export class ResourceRegistry {
     }
     if (this.cache.get(key)) throw errors.alreadyExists(this.info.plural, this.info.group, meta.name);
     const undo = this.beforeCreate?.(obj);
+    let result: WriteResult;
     try {
       const kv = await this.store.create(key, serialize(obj));
-      return await this.committed(key, obj, kv.modRevision, { created: true });
+      result = await this.committed(key, obj, kv.modRevision, { created: true });
     } catch (e) {
       if (e instanceof KeyExistsError) throw errors.alreadyExists(this.info.plural, this.info.group, meta.name);
       throw e;
@@ -356,6 +365,8 @@ export class ResourceRegistry {
       // Once committed the cache shows what is in use; the reservation is no longer needed.
       undo?.();
     }
+    await this.afterCreate?.(result.obj);
+    return result;
   }
 
   private requireNamespace(ns: string): void {

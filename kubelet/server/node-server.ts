@@ -14,6 +14,7 @@ import { CHANNEL_PROTOCOLS, wsCommandTransport, type ChannelProtocol } from './w
 import { SPDY_COMMAND_PROTOCOLS, spdyCommandTransport } from './spdy-remotecommand.js';
 import { SpdySession } from './spdy.js';
 import { PORT_FORWARD_PROTOCOL, WS_PORT_FORWARD_PROTOCOL, servePortForward } from './portforward.js';
+import { WS_CHANNEL_PORT_FORWARD_PROTOCOLS, parsePortForwardPorts, pickPortForwardProtocol, serveWsPortForward } from './ws-portforward.js';
 import { attachSession } from './attach.js';
 
 export interface NodeServerOptions {
@@ -28,6 +29,8 @@ export interface NodeServerOptions {
   /** default 10250; 0 picks a free port */
   port?: number;
   host?: string;
+  /** the pods bound to this node, for GET /pods (kubelet answers with a PodList); absent: 404 */
+  pods?: () => Promise<unknown[]>;
 }
 
 export const DEFAULT_NODE_SERVER_PORT = 10250;
@@ -58,11 +61,13 @@ type Route =
   | { kind: 'logs'; ref: ContainerRef }
   | { kind: 'exec' | 'attach'; ref: ContainerRef }
   | { kind: 'portForward'; namespace: string; pod: string }
-  | { kind: 'healthz' };
+  | { kind: 'healthz' }
+  | { kind: 'pods' };
 
 function route(pathname: string): Route | undefined {
   const segs = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (segs.length === 1 && segs[0] === 'healthz') return { kind: 'healthz' };
+  if (segs.length === 1 && segs[0] === 'pods') return { kind: 'pods' };
   const [what, namespace, pod, container] = segs;
   if ((what === 'containerLogs' || what === 'exec' || what === 'attach') && segs.length === 4) {
     return { kind: what === 'containerLogs' ? 'logs' : what, ref: { namespace: namespace!, pod: pod!, container: container! } };
@@ -154,7 +159,14 @@ export class NodeServer {
       const r = route(url.pathname);
       if (!r) throw new HttpError(404, `the server could not find the requested resource (${url.pathname})`, 'NotFound');
       if (r.kind === 'healthz') {
-        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('ok');
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : 'ok');
+        return;
+      }
+      if (r.kind === 'pods') {
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} is not allowed on /pods`, 'MethodNotAllowed');
+        if (!this.opts.pods) throw new HttpError(404, 'this node server does not list its pods', 'NotFound');
+        const body = JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: await this.opts.pods() });
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(req.method === 'HEAD' ? undefined : body);
         return;
       }
       if (r.kind !== 'logs') throw new HttpError(400, 'Upgrade request required');
@@ -202,7 +214,7 @@ export class NodeServer {
       this.authorize(req);
       const url = new URL(req.url ?? '/', 'https://node');
       const r = route(url.pathname);
-      if (!r || r.kind === 'healthz' || r.kind === 'logs') throw new HttpError(404, `the server could not find the requested resource (${url.pathname})`, 'NotFound');
+      if (!r || r.kind === 'healthz' || r.kind === 'pods' || r.kind === 'logs') throw new HttpError(404, `the server could not find the requested resource (${url.pathname})`, 'NotFound');
       const upgrade = String(req.headers['upgrade'] ?? '').toLowerCase();
       const websocket = upgrade === 'websocket';
       if (!websocket && upgrade !== 'spdy/3.1') throw new HttpError(400, `unsupported upgrade ${JSON.stringify(req.headers['upgrade'])}`);
@@ -212,13 +224,26 @@ export class NodeServer {
         const label = `${r.namespace}/${r.pod}`;
         if (websocket) {
           const offered = headerValues(req, 'sec-websocket-protocol');
-          if (!offered.includes(WS_PORT_FORWARD_PROTOCOL)) throw new HttpError(400, `unsupported websocket protocols ${JSON.stringify(offered)}; this node speaks ${WS_PORT_FORWARD_PROTOCOL}`);
-          this.chosenProtocol.set(req, WS_PORT_FORWARD_PROTOCOL);
+          // kubectl tunnels SPDY in WebSocket messages; other clients use one channel pair per port.
+          const channels = pickPortForwardProtocol(offered);
+          const tunnel = offered.findIndex((p) => p === WS_PORT_FORWARD_PROTOCOL);
+          if (tunnel >= 0 && (channels === undefined || tunnel < offered.indexOf(channels))) {
+            this.chosenProtocol.set(req, WS_PORT_FORWARD_PROTOCOL);
+            const ws = await this.acceptWebSocket(req, socket, head);
+            upgraded = true;
+            const io = createWebSocketStream(ws);
+            io.on('error', () => undefined);
+            servePortForward(new SpdySession(io, { server: true }), address, label);
+            return;
+          }
+          if (channels === undefined) {
+            throw new HttpError(400, `unsupported websocket protocols ${JSON.stringify(offered)}; this node speaks ${[WS_PORT_FORWARD_PROTOCOL, ...WS_CHANNEL_PORT_FORWARD_PROTOCOLS].join(', ')}`);
+          }
+          const ports = parsePortForwardPorts(url.searchParams);
+          if (channels) this.chosenProtocol.set(req, channels);
           const ws = await this.acceptWebSocket(req, socket, head);
           upgraded = true;
-          const io = createWebSocketStream(ws);
-          io.on('error', () => undefined);
-          servePortForward(new SpdySession(io, { server: true }), address, label);
+          serveWsPortForward(ws, channels, { address, label, ports });
         } else {
           const offered = headerValues(req, 'x-stream-protocol-version');
           if (!offered.includes(PORT_FORWARD_PROTOCOL)) throw new HttpError(403, `unable to upgrade: no supported stream protocol in ${JSON.stringify(offered)}`, 'Forbidden');

@@ -134,7 +134,11 @@ export async function volumePayload(kind: 'configMap' | 'secret' | 'downwardAPI'
           if (s.configMap) await configMapPayload(payload, ctx, s.configMap, defaultMode);
           else if (s.secret) await secretPayload(payload, ctx, s.secret, String(s.secret.name ?? ''), defaultMode);
           else if (s.downwardAPI) downwardPayload(payload, ctx, (s.downwardAPI.items as Json[]) ?? [], defaultMode);
-          else if (s.serviceAccountToken) throw new VolumeError('projected serviceAccountToken sources are not supported by this node agent', { volume: ctx.volume });
+          else if (s.serviceAccountToken) {
+            if (!ctx.sources.serviceAccountToken) throw new VolumeError('projected serviceAccountToken sources are not supported by this node agent', { volume: ctx.volume });
+            const token = await ctx.sources.serviceAccountToken(ctx.pod, s.serviceAccountToken);
+            addFile(payload, ctx, String(s.serviceAccountToken.path ?? ''), Buffer.from(token, 'utf8'), fileMode(undefined, defaultMode));
+          }
           else if (s.clusterTrustBundle) throw new VolumeError('projected clusterTrustBundle sources are not supported by this node agent', { volume: ctx.volume });
           else throw new VolumeError(`projected source ${JSON.stringify(Object.keys(s))} is not supported`, { volume: ctx.volume });
         }

@@ -8,6 +8,10 @@ export interface ObjectSource {
   configMap(namespace: string, name: string): Promise<KObject | undefined>;
   /** undefined = not found */
   secret(namespace: string, name: string): Promise<KObject | undefined>;
+  /** the Services of a namespace, for service environment variables (absent: none are set) */
+  services?(namespace: string): Promise<KObject[]>;
+  /** a token for a projected serviceAccountToken source of pod (absent: such sources fail) */
+  serviceAccountToken?(pod: KObject, source: { audience?: string; expirationSeconds?: number; path?: string }): Promise<string>;
 }
 
 /** A volume could not be prepared or mounted; `reason` is the event reason kubelet would use. */

@@ -13,6 +13,8 @@ export const serviceAccountStrategy: Strategy = {
     namespaced: true,
     shortNames: ['sa'],
     verbs: ALL_VERBS,
+    // served by the API server itself (auth/token-request.ts), not by the generic registry
+    subresources: ['token'],
     modelName: 'V1ServiceAccount',
   },
   table: {
