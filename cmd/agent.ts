@@ -47,6 +47,7 @@ export const timingFlags: FlagSpec[] = [
   { name: 'heartbeat-interval', type: 'string', default: '10s', help: 'how often the node Lease is renewed' },
   { name: 'node-status-interval', type: 'string', default: '1m', help: 'how often the full node status is reported' },
   { name: 'restart-backoff', type: 'string', default: '10s', help: 'first CrashLoopBackOff delay (doubles per restart, up to 5m)' },
+  { name: 'sync-frequency', type: 'string', default: '1m', help: "how often running pods' configMap, secret, projected and downwardAPI volumes are refreshed besides watched changes (0: only on changes)" },
   { name: 'sim-start-delay', type: 'string', default: '200ms', help: 'simulated runtime: time a container takes to start' },
   { name: 'sim-stop-delay', type: 'string', default: '100ms', help: 'simulated runtime: longest time a container takes to stop' },
 ];
@@ -85,6 +86,7 @@ export function timingFrom(v: FlagValues): { timing: AgentTiming; sim: Simulated
       leaseDurationSeconds: Math.max(1, Math.ceil((renew * 4) / 1000)),
       nodeStatusIntervalMs: statusEvery,
       restartBackoffMs: ms('restart-backoff'),
+      volumeResyncMs: ms('sync-frequency'),
     },
     // skiff server has no simulated runtime and so no sim-* flags.
     sim: v['sim-start-delay'] === undefined ? defaultSimulatedRuntimeOptions : { startDelayMs: ms('sim-start-delay'), stopDelayMs: ms('sim-stop-delay') },

@@ -16,6 +16,7 @@ import { newBootID, nodeConditions, nodeLabels, nodeObject, nodeStatus, reportsR
 import type { Json } from './pod-status.js';
 import type { EventRecorder } from '../pkg/client/events.js';
 import type { SandboxRecord } from './runtime/runtime.js';
+import { podVolumeObjectRefs, refKey, type ObjectRef } from './volumes/object-refs.js';
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
@@ -28,6 +29,11 @@ export interface AgentTiming {
   nodeStatusIntervalMs: number;
   /** first CrashLoopBackOff delay */
   restartBackoffMs: number;
+  /**
+   * how often every running pod's configMap/secret/downwardAPI volumes are rewritten from the API
+   * whatever the watches said (kubelet's sync period: 1 min); 0 turns it off
+   */
+  volumeResyncMs?: number;
 }
 
 export const defaultAgentTiming: AgentTiming = {
@@ -35,7 +41,17 @@ export const defaultAgentTiming: AgentTiming = {
   leaseDurationSeconds: 40,
   nodeStatusIntervalMs: 60_000,
   restartBackoffMs: 10_000,
+  volumeResyncMs: 60_000,
 };
+
+const DEFAULT_VOLUME_RESYNC_MS = 60_000;
+
+/** Watches on the objects pods mount; the agent says which each pod needs. */
+export interface PodObjectWatches {
+  track(pod: string, refs: ObjectRef[]): void;
+  untrack(pod: string): void;
+  stop(): void;
+}
 
 export interface AgentDeps {
   client: RestClient;
@@ -46,6 +62,10 @@ export interface AgentDeps {
   events?: EventRecorder;
   /** what the node reports beyond its identity: the images it has, disk pressure */
   nodeExtras?: () => Promise<{ images?: Json[]; diskPressure?: boolean }>;
+  /** rewrites a running pod's API-data volumes (see PodWorkerDeps.refreshVolumes) */
+  refreshVolumes?(pod: KObject): Promise<boolean>;
+  /** watches on the ConfigMaps/Secrets pods mount; changes come back through objectChanged */
+  objectWatches?: PodObjectWatches;
 }
 
 function microTime(d = new Date()): string {
@@ -54,6 +74,8 @@ function microTime(d = new Date()): string {
 
 export class NodeAgent {
   private readonly workers = new Map<string, PodWorker>();
+  /** per pod key: the objects its volumes show (refKey), while its watches are held */
+  private readonly mounted = new Map<string, Set<string>>();
   private pool?: PodAddressPool;
   private readonly log: Logger;
   private readonly bootID = newBootID();
@@ -62,6 +84,7 @@ export class NodeAgent {
   private leaseRV?: string;
   private leaseTimer?: NodeJS.Timeout;
   private statusTimer?: NodeJS.Timeout;
+  private resyncTimer?: NodeJS.Timeout;
   private statusInFlight = false;
   private stopped = false;
   private registered = false;
@@ -118,6 +141,36 @@ export class NodeAgent {
     this.leaseTimer = setTimeout(() => void this.leaseTick(), offsetMs || this.timing.leaseRenewIntervalMs);
     const statusOffset = Math.floor(Math.random() * this.timing.nodeStatusIntervalMs);
     this.statusTimer = setTimeout(() => void this.statusTick(), statusOffset || this.timing.nodeStatusIntervalMs);
+    const resync = this.timing.volumeResyncMs ?? DEFAULT_VOLUME_RESYNC_MS;
+    if (this.deps.refreshVolumes && resync > 0) this.resyncTimer = setInterval(() => this.resyncVolumes(), resync);
+  }
+
+  /** The safety net under the watches: every running pod's volumes from the API again. */
+  resyncVolumes(): void {
+    if (this.stopped) return;
+    for (const w of this.workers.values()) w.refreshVolumes();
+  }
+
+  /** A ConfigMap or Secret some pods mount changed (or appeared, or went away). */
+  objectChanged(ref: ObjectRef): void {
+    if (this.stopped) return;
+    const key = refKey(ref);
+    for (const [podKey, w] of this.workers) if (this.mounted.get(podKey)?.has(key)) w.refreshVolumes();
+  }
+
+  /** Keeps the object watches to what the node's running pods mount. */
+  private trackObjects(key: string, pod: KObject | undefined): void {
+    const watches = this.deps.objectWatches;
+    if (!watches) return;
+    const phase = (pod?.status as { phase?: string } | undefined)?.phase;
+    if (!pod || pod.metadata.deletionTimestamp || phase === 'Succeeded' || phase === 'Failed') {
+      if (this.mounted.delete(key)) watches.untrack(key);
+      return;
+    }
+    if (this.mounted.has(key)) return;
+    const refs = podVolumeObjectRefs(pod);
+    this.mounted.set(key, new Set(refs.map(refKey)));
+    watches.track(key, refs);
   }
 
   private async leaseTick(): Promise<void> {
@@ -220,7 +273,9 @@ export class NodeAgent {
     if (w && w.uid !== pod.metadata.uid) {
       w.remove();
       w = undefined;
+      this.trackObjects(key, undefined);
     }
+    this.trackObjects(key, pod);
     if (w) {
       w.update(pod);
       return;
@@ -239,6 +294,7 @@ export class NodeAgent {
       podCIDR: () => this.pool?.cidr,
       recoveredIP: this.recovered.get(pod.metadata.uid!)?.podIP,
       event: this.deps.events ? (p, type, reason, message) => this.deps.events!.event(p, type, reason, message) : undefined,
+      refreshVolumes: this.deps.refreshVolumes,
     });
     this.recovered.delete(pod.metadata.uid!);
     this.workers.set(key, w);
@@ -271,6 +327,7 @@ export class NodeAgent {
     const w = this.workers.get(key);
     if (!w || w.uid !== pod.metadata.uid) return;
     this.workers.delete(key);
+    this.trackObjects(key, undefined);
     this.deps.statusManager.forget(pod.metadata.namespace!, pod.metadata.name!);
     w.remove();
   }
@@ -294,7 +351,10 @@ export class NodeAgent {
     this.stopped = true;
     if (this.leaseTimer) clearTimeout(this.leaseTimer);
     if (this.statusTimer) clearTimeout(this.statusTimer);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
     for (const w of this.workers.values()) w.abandon();
     this.workers.clear();
+    this.mounted.clear();
+    this.deps.objectWatches?.stop();
   }
 }

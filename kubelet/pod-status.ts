@@ -7,6 +7,7 @@ export interface TerminatedState {
   startedAt?: string;
   finishedAt: string;
   containerID?: string;
+  message?: string;
 }
 
 export interface ContainerRun {
@@ -30,6 +31,10 @@ export interface ContainerRun {
   started?: boolean;
   /** running per the API before an agent restart; the runtime has yet to be asked for it */
   adopted?: boolean;
+  /** hash of the definition the container was last started (or tried) with */
+  specHash?: string;
+  /** being stopped because its definition changed: it starts again at once when it ends */
+  killedForChange?: boolean;
 }
 
 export type Json = Record<string, unknown>;
@@ -103,10 +108,30 @@ export interface PodStatusInput {
   /** the pod's conditions as the API has them (for readiness gates set by others) */
   existingConditions: Json[];
   clock: ConditionClock;
+  /** the kubelet ended the pod itself (activeDeadlineSeconds): phase Failed with this reason */
+  failure?: PodFailure;
+}
+
+export interface PodFailure {
+  reason: string;
+  message: string;
+}
+
+export const DEADLINE_EXCEEDED: PodFailure = { reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' };
+
+/**
+ * Milliseconds left until spec.activeDeadlineSeconds runs out, counted from status.startTime as
+ * kubelet does; undefined without a deadline, 0 or less once it has passed.
+ */
+export function activeDeadlineLeftMs(startTime: string, activeDeadlineSeconds: unknown, now = Date.now()): number | undefined {
+  if (typeof activeDeadlineSeconds !== 'number' || !Number.isFinite(activeDeadlineSeconds)) return undefined;
+  const start = Date.parse(startTime);
+  if (Number.isNaN(start)) return undefined;
+  return start + activeDeadlineSeconds * 1000 - now;
 }
 
 export function buildPodStatus(inp: PodStatusInput): Json {
-  const phase = podPhase(inp.containers, inp.restartPolicy);
+  const phase = inp.failure ? 'Failed' : podPhase(inp.containers, inp.restartPolicy);
   const regular = inp.containers.filter((c) => !c.init);
   const inits = inp.containers.filter((c) => c.init);
   const initialized = inits.every((c) => c.state === 'terminated' && c.terminated?.exitCode === 0);
@@ -137,5 +162,9 @@ export function buildPodStatus(inp: PodStatusInput): Json {
     status.podIPs = [{ ip: inp.podIP }, ...(inp.extraPodIPs ?? []).map((ip) => ({ ip }))];
   }
   if (inp.qosClass) status.qosClass = inp.qosClass;
+  if (inp.failure) {
+    status.reason = inp.failure.reason;
+    status.message = inp.failure.message;
+  }
   return status;
 }

@@ -6,7 +6,9 @@ import type { Logger } from '../pkg/log/logger.js';
 import { ContainerStartError, SandboxError, type Container, type ContainerExit, type Runtime } from './runtime/runtime.js';
 import type { Prober } from './prober/prober.js';
 import { DEFAULT_NETWORK, podNetworks } from '../pkg/api/networks.js';
-import { buildPodStatus, isoSeconds, type ConditionClock, type ContainerRun, type Json, type TerminatedState, podPhase } from './pod-status.js';
+import { activeDeadlineLeftMs, buildPodStatus, DEADLINE_EXCEEDED, isoSeconds, type ConditionClock, type ContainerRun, type Json, type PodFailure, type TerminatedState, podPhase } from './pod-status.js';
+import { containerHash } from './container-hash.js';
+import { hasDownwardAPIVolume, podMetadataChanged } from './volumes/object-refs.js';
 
 export interface PodWorkerDeps {
   runtime: Runtime;
@@ -29,16 +31,27 @@ export interface PodWorkerDeps {
   recoveredIP?: string;
   /** kubelet events on the pod */
   event?(pod: KObject, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /**
+   * Rewrites the pod's configMap, secret, downwardAPI and projected volumes from what the API has
+   * now; true when a file changed. Absent: this node's volumes are never refreshed (simulated).
+   */
+  refreshVolumes?(pod: KObject): Promise<boolean>;
 }
 
 const MAX_BACKOFF_MS = 300_000;
 const SANDBOX_BACKOFF_MS = 1000;
 const MAX_SANDBOX_BACKOFF_MS = 30_000;
+/** how long a container stopped at the active deadline may take to report its exit */
+const DEADLINE_EXIT_WAIT_MS = 5000;
+/** setTimeout's longest delay; a longer deadline is checked again when it fires */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Per container: start failures in a row (image pulls, config errors) and a pending retry. */
 interface Retry {
   failures: number;
   pending: boolean;
+  /** bumped by each scheduled retry: a retry cancelled (the spec changed) does not fire */
+  gen: number;
 }
 
 type Stage = 'new' | 'waiting-network' | 'starting' | 'running' | 'terminating' | 'gone';
@@ -63,6 +76,16 @@ export class PodWorker {
   private runAgain = false;
   /** signatures of the statuses sent lately: the informer shows them with some lag */
   private readonly recent: string[] = [];
+  /** the pod reached Succeeded or Failed through its containers (or was so when we took it over) */
+  private finished = false;
+  /** the kubelet ended the pod itself (activeDeadlineSeconds) */
+  private failure?: PodFailure;
+  private deadlineTimer?: NodeJS.Timeout;
+  /** containers stopped at the active deadline, until their exit arrives */
+  private readonly exitWaiters = new Map<string, () => void>();
+  private refreshing = false;
+  private refreshAgain = false;
+  private refreshError?: string;
 
   constructor(
     pod: KObject,
@@ -79,7 +102,7 @@ export class PodWorker {
     return `${this.pod.metadata.namespace}/${this.pod.metadata.name}`;
   }
 
-  private get spec(): { containers?: Container[]; initContainers?: Container[]; restartPolicy?: string; readinessGates?: { conditionType: string }[]; terminationGracePeriodSeconds?: number; hostNetwork?: boolean } {
+  private get spec(): { containers?: Container[]; initContainers?: Container[]; restartPolicy?: string; readinessGates?: { conditionType: string }[]; terminationGracePeriodSeconds?: number; hostNetwork?: boolean; activeDeadlineSeconds?: number } {
     return (this.pod.spec ?? {}) as never;
   }
 
@@ -93,6 +116,7 @@ export class PodWorker {
     const phase = st.phase as string | undefined;
     if (phase === 'Succeeded' || phase === 'Failed') {
       this.stage = 'running';
+      this.finished = true;
       if (this.pod.metadata.deletionTimestamp) void this.terminate();
       return;
     }
@@ -113,6 +137,7 @@ export class PodWorker {
     }
     if (!adopted) this.report();
     this.proceed();
+    this.armDeadline();
   }
 
   private freshRun(c: Container, init: boolean): ContainerRun {
@@ -157,10 +182,17 @@ export class PodWorker {
   /** A newer version of the pod from the API. */
   update(pod: KObject): void {
     if (this.stage === 'gone') return;
+    const old = this.pod;
     this.pod = pod;
     if (pod.metadata.deletionTimestamp && this.stage !== 'terminating') {
       void this.terminate();
       return;
+    }
+    if (this.live()) {
+      // activeDeadlineSeconds may be set or shortened on a running pod, and images changed.
+      this.armDeadline();
+      this.applySpecChanges();
+      if (podMetadataChanged(old, pod) && hasDownwardAPIVolume(pod)) this.refreshVolumes();
     }
     // Someone else changed the status (the node lifecycle controller marks pods of an
     // unreachable node not ready): say again what is true.
@@ -197,6 +229,7 @@ export class PodWorker {
   private cancelAll(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.deadlineTimer = undefined;
     for (const stop of this.probes.values()) stop();
     this.probes.clear();
   }
@@ -226,7 +259,7 @@ export class PodWorker {
 
   /** Runs the next steps; one pass at a time, and another pass when asked while one runs. */
   private kick(): void {
-    if (this.stage === 'terminating' || this.stage === 'gone') return;
+    if (this.stopping()) return;
     if (this.runInFlight) {
       this.runAgain = true;
       return;
@@ -291,7 +324,12 @@ export class PodWorker {
   }
 
   private stopping(): boolean {
-    return this.stage === 'terminating' || this.stage === 'gone';
+    return this.stage === 'terminating' || this.stage === 'gone' || this.failure !== undefined;
+  }
+
+  /** Neither ending nor ended: what a running pod's changes (deadline, images, volumes) still apply to. */
+  private live(): boolean {
+    return !this.stopping() && !this.finished;
   }
 
   private containerSpec(c: ContainerRun): Container {
@@ -301,8 +339,9 @@ export class PodWorker {
 
   private async startOne(c: ContainerRun): Promise<boolean> {
     const spec = this.containerSpec(c);
-    const retry = this.retries.get(c.name) ?? { failures: 0, pending: false };
+    const retry = this.retries.get(c.name) ?? { failures: 0, pending: false, gen: 0 };
     this.retries.set(c.name, retry);
+    c.specHash = containerHash(spec);
     try {
       c.started = spec.startupProbe ? false : undefined;
       this.starting.set(c.name, undefined);
@@ -315,6 +354,9 @@ export class PodWorker {
         c.containerID = started.containerID;
       }
       c.imageID = started.imageID;
+      // A container the runtime kept from before an agent restart runs the image it was created
+      // with (recorded with it on disk), which the pod may no longer ask for.
+      if (started.image && spec.image !== undefined && started.image !== spec.image) c.specHash = containerHash({ ...spec, image: started.image });
       if (started.image) c.image = started.image;
       c.state = 'running';
       c.adopted = false;
@@ -325,6 +367,8 @@ export class PodWorker {
       if (early) this.onExit(c, early);
       else this.watchProbes(c, spec);
       this.report();
+      // The pod may have changed while the container started.
+      this.applySpecChanges();
       return true;
     } catch (err) {
       this.starting.delete(c.name);
@@ -332,6 +376,8 @@ export class PodWorker {
       const e = err as Error;
       const reason = err instanceof ContainerStartError ? err.reason : 'CreateContainerError';
       c.adopted = false;
+      // What it waits to run is the image the pod asks for now.
+      if (spec.image) c.image = spec.image;
       retry.failures++;
       const delay = Math.min(MAX_BACKOFF_MS, this.deps.restartBackoffMs * 2 ** (retry.failures - 1));
       c.state = 'waiting';
@@ -340,14 +386,16 @@ export class PodWorker {
       this.deps.event?.(this.pod, 'Warning', 'Failed', `Error: ${e.message}`);
       this.report();
       retry.pending = true;
+      const gen = ++retry.gen;
       this.later(delay, () => {
+        if (retry.gen !== gen) return;
         retry.pending = false;
         this.kick();
       });
       // kubelet shows the pull error once, then the back-off while it waits to try again.
       if (reason === 'ErrImagePull') {
         this.later(Math.min(delay, 1000), () => {
-          if (c.state !== 'waiting' || c.reason !== 'ErrImagePull' || !retry.pending) return;
+          if (c.state !== 'waiting' || c.reason !== 'ErrImagePull' || !retry.pending || retry.gen !== gen) return;
           c.reason = 'ImagePullBackOff';
           c.message = `Back-off pulling image "${spec.image ?? ''}"`;
           this.deps.event?.(this.pod, 'Normal', 'BackOff', c.message);
@@ -405,6 +453,27 @@ export class PodWorker {
     this.probes.delete(c.name);
     const term = { exitCode: exit.exitCode, reason: exit.reason, startedAt: c.startedAt, finishedAt: isoSeconds(exit.finishedAt), containerID: c.containerID };
     c.ready = false;
+    if (this.failure) {
+      // Stopped at the active deadline: it stays ended.
+      c.state = 'terminated';
+      c.terminated = term;
+      this.exitWaiters.get(c.name)?.();
+      this.exitWaiters.delete(c.name);
+      this.report();
+      return;
+    }
+    if (c.killedForChange) {
+      // kubelet starts a container whose definition changed again at once, whatever the restart policy.
+      c.killedForChange = false;
+      c.lastTerminated = term;
+      c.restartCount++;
+      c.state = 'waiting';
+      c.reason = 'ContainerCreating';
+      c.message = undefined;
+      this.report();
+      this.kick();
+      return;
+    }
     const policy = this.spec.restartPolicy ?? 'Always';
     const restart = !c.init && (policy === 'Always' || (policy === 'OnFailure' && exit.exitCode !== 0));
     const initRestart = c.init && exit.exitCode !== 0 && policy !== 'Never';
@@ -417,10 +486,12 @@ export class PodWorker {
       c.message = `back-off ${Math.round(delay / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}_${this.pod.metadata.namespace}(${this.uid})`;
       this.deps.event?.(this.pod, 'Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${this.pod.metadata.name}_${this.pod.metadata.namespace}(${this.uid})`);
       this.report();
-      const retry = this.retries.get(c.name) ?? { failures: 0, pending: false };
+      const retry = this.retries.get(c.name) ?? { failures: 0, pending: false, gen: 0 };
       this.retries.set(c.name, retry);
       retry.pending = true;
+      const gen = ++retry.gen;
       this.later(delay, () => {
+        if (retry.gen !== gen) return;
         retry.pending = false;
         this.kick();
       });
@@ -434,6 +505,7 @@ export class PodWorker {
     const phase = podPhase(this.containers, policy);
     if (phase === 'Succeeded' || phase === 'Failed') {
       // A finished pod keeps its status (and podIP) but holds no sandbox or address any more.
+      this.finished = true;
       this.cancelAll();
       this.sandboxReady = false;
       void this.deps.runtime
@@ -479,6 +551,7 @@ export class PodWorker {
       readinessGates: (this.spec.readinessGates ?? []).map((g) => g.conditionType),
       existingConditions: ((this.apiStatus.conditions as Json[]) ?? []).filter((c) => typeof c.type === 'string'),
       clock: this.clock,
+      failure: this.failure,
     });
     const full = JSON.stringify(status);
     if (!force && full === this.lastFull) return;
@@ -490,6 +563,154 @@ export class PodWorker {
 
   /** For tests: the phase the worker would report now. */
   get phase(): string {
-    return podPhase(this.containers, this.spec.restartPolicy ?? 'Always');
+    return this.failure ? 'Failed' : podPhase(this.containers, this.spec.restartPolicy ?? 'Always');
+  }
+
+  /**
+   * Brings the pod's API-data volumes up to date (a ConfigMap or Secret it mounts changed, its
+   * labels changed, or the periodic resync). One refresh at a time; a failure is reported as an
+   * event and the volume keeps its last contents, as kubelet does.
+   */
+  refreshVolumes(): void {
+    const refresh = this.deps.refreshVolumes;
+    if (!refresh || !this.sandboxReady || !this.live()) return;
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = true;
+    void refresh(this.pod)
+      .then((changed) => {
+        if (changed) this.deps.log.debug({ pod: this.key }, 'volumes refreshed');
+        this.refreshError = undefined;
+      })
+      .catch((err) => {
+        const msg = (err as Error).message;
+        // The same failure on every resync would flood the events.
+        if (msg !== this.refreshError && !this.stopping()) {
+          this.deps.log.warn({ err: msg, pod: this.key }, 'refreshing volumes failed');
+          this.deps.event?.(this.pod, 'Warning', 'FailedMount', msg);
+        }
+        this.refreshError = msg;
+      })
+      .finally(() => {
+        this.refreshing = false;
+        if (this.refreshAgain) {
+          this.refreshAgain = false;
+          this.refreshVolumes();
+        }
+      });
+  }
+
+  /** (Re)schedules the active deadline check: at start and whenever the pod changes. */
+  private armDeadline(): void {
+    if (this.deadlineTimer) {
+      clearTimeout(this.deadlineTimer);
+      this.timers.delete(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+    }
+    if (!this.live()) return;
+    const left = activeDeadlineLeftMs(this.startTime, this.spec.activeDeadlineSeconds);
+    if (left === undefined) return;
+    if (left <= 0) {
+      void this.exceedDeadline();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.deadlineTimer = undefined;
+      this.armDeadline();
+    }, Math.min(left, MAX_TIMER_MS));
+    t.unref();
+    this.timers.add(t);
+    this.deadlineTimer = t;
+  }
+
+  /**
+   * kubelet's active deadline: the pod fails with DeadlineExceeded, its containers are stopped
+   * (with the pod's grace period) and not restarted, and its sandbox and address are released.
+   */
+  private async exceedDeadline(): Promise<void> {
+    if (!this.live()) return;
+    this.failure = DEADLINE_EXCEEDED;
+    this.deps.log.info({ pod: this.key }, 'active deadline exceeded; stopping the pod');
+    this.deps.event?.(this.pod, 'Normal', DEADLINE_EXCEEDED.reason, DEADLINE_EXCEEDED.message);
+    this.cancelAll();
+    for (const c of this.containers) c.ready = false;
+    this.report();
+    const runtime = this.deps.runtime;
+    const graceMs = (this.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    if (runtime.stopContainer) {
+      await Promise.all(
+        this.containers
+          .filter((c) => c.state === 'running')
+          .map(async (c) => {
+            const exited = new Promise<void>((resolve) => this.exitWaiters.set(c.name, resolve));
+            this.deps.event?.(this.pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
+            try {
+              await runtime.stopContainer!(this.pod, c.name, graceMs);
+            } catch (err) {
+              this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'stopping a container failed');
+            }
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, DEADLINE_EXIT_WAIT_MS)))]);
+            clearTimeout(timer);
+            this.exitWaiters.delete(c.name);
+          }),
+      );
+    }
+    if (this.stage === 'gone' || this.stage === 'terminating') return;
+    this.sandboxReady = false;
+    try {
+      // Containers stopped one by one above have had their grace period; otherwise it applies here.
+      await runtime.stopPodSandbox(this.pod, runtime.stopContainer ? 0 : graceMs);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'stopping sandbox failed');
+    }
+    this.deps.releaseIP(this.uid);
+    // A container whose end we did not hear of (the runtime stops only whole pods, an exit got
+    // lost) is shown the way kubelet shows one it could not find.
+    for (const c of this.containers) {
+      if (c.state !== 'running') continue;
+      c.state = 'terminated';
+      c.terminated = { exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated', startedAt: c.startedAt, finishedAt: isoSeconds() };
+    }
+    this.report();
+  }
+
+  /**
+   * Running containers whose definition no longer matches the pod (a new image) are stopped and
+   * started again; one waiting out a failed start's back-off tries the new definition at once.
+   */
+  private applySpecChanges(): void {
+    if (!this.live()) return;
+    let retryNow = false;
+    for (const c of this.containers) {
+      // A completed init container is not run again for a new image (nor is a running one replaced).
+      if (c.init || c.specHash === undefined) continue;
+      const spec = this.containerSpec(c);
+      if (containerHash(spec) === c.specHash) continue;
+      if (c.state === 'running' && !c.adopted && !this.starting.has(c.name)) {
+        if (c.killedForChange) continue;
+        const stop = this.deps.runtime.stopContainer;
+        if (!stop) continue;
+        c.killedForChange = true;
+        this.deps.event?.(this.pod, 'Normal', 'Killing', `Container ${c.name} definition changed, will be restarted`);
+        const graceMs = (this.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+        void stop.call(this.deps.runtime, this.pod, c.name, graceMs).catch((err) => {
+          c.killedForChange = false;
+          this.deps.log.warn({ err: (err as Error).message, pod: this.key }, 'stopping a changed container failed');
+        });
+      } else if (c.state === 'waiting') {
+        const retry = this.retries.get(c.name);
+        if (retry?.pending) {
+          retry.pending = false;
+          retry.failures = 0;
+          retry.gen++;
+          retryNow = true;
+        }
+      }
+    }
+    if (retryNow) this.kick();
   }
 }

@@ -24,6 +24,7 @@ import { ImageGC } from './image-gc.js';
 import { StaticPods } from './static-pods.js';
 import { underlayMTU } from './network/mtu.js';
 import { podMtuFor } from './network/overlay-plan.js';
+import { ObjectWatches } from './volumes/object-watches.js';
 
 export interface RealNodeOptions {
   client: RestClient;
@@ -93,6 +94,8 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
     caCert: o.caCert,
     allowedClientCN: KUBELET_CLIENT_CN,
     port: o.kubeletPort ?? 10250,
+    // GET /pods (nodes/NAME/proxy/pods): the pods bound here, as the API has them.
+    pods: async () => (await o.client.get<{ items: unknown[] }>('/api/v1/pods', { fieldSelector: `spec.nodeName=${o.identity.name}` })).items,
   });
   const port = await server.start();
   const statusManager = new StatusManager(o.client, 4);
@@ -106,11 +109,24 @@ export async function startRealNode(o: RealNodeOptions): Promise<RealNode> {
       .slice(0, 50)
       .map((img) => ({ names: [...img.names, ...(img.repoDigests ?? [])], sizeBytes: img.size })),
   });
+  // Changes to what pods mount come back to the agent, which knows the pods (it is made next).
+  let onObjectChange: NodeAgent['objectChanged'] = () => undefined;
+  const objectWatches = new ObjectWatches(o.client, (ref) => onObjectChange(ref), log);
   const agent = new NodeAgent(
     { ...o.identity, runtimeVersion: runtime.version, kubeletPort: port },
-    { client: o.client, runtime, prober: new RealProber({ log }), statusManager, events, nodeExtras },
+    {
+      client: o.client,
+      runtime,
+      prober: new RealProber({ log }),
+      statusManager,
+      events,
+      nodeExtras,
+      refreshVolumes: (pod) => runtime.refreshVolumes(pod),
+      objectWatches,
+    },
     o.timing,
   );
+  onObjectChange = (ref) => agent.objectChanged(ref);
   const host = new AgentHost(o.client, [agent], { spreadMs: o.timing.leaseRenewIntervalMs });
   await host.start();
   network = new NodeNetwork({

@@ -20,7 +20,8 @@ import { runTool } from '../network/cni.js';
 import { PodVolumes } from '../volumes/pod-volumes.js';
 import { writePodEtcFiles } from '../volumes/etc-files.js';
 import type { ObjectSource } from '../volumes/sources.js';
-import { resolveEnv } from '../envvars.js';
+import { apiServiceLister, resolveEnv } from '../envvars.js';
+import { serviceAccountTokenSource } from '../volumes/service-account-token.js';
 import { DEFAULT_NETWORK, podNetworks } from '../../pkg/api/networks.js';
 import { StreamTargetError, type ContainerLogs, type ContainerRef, type ExecRequest, type ExecSession, type StreamingRuntime } from '../server/streaming.js';
 import { OciContainerRuntime, type ContainerStatus } from './oci/runtime.js';
@@ -124,7 +125,12 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
         throw e;
       }
     };
-    this.sources = { configMap: (ns, n) => get(R.configmaps, ns, n), secret: (ns, n) => get(R.secrets, ns, n) };
+    this.sources = {
+      configMap: (ns, n) => get(R.configmaps, ns, n),
+      secret: (ns, n) => get(R.secrets, ns, n),
+      services: apiServiceLister(opts.client),
+      serviceAccountToken: serviceAccountTokenSource(opts.client),
+    };
   }
 
   static async open(opts: OciPodRuntimeOptions): Promise<OciPodRuntime> {
@@ -287,6 +293,22 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
       clusterDomain: this.opts.clusterDomain,
       clusterDNS: typeof this.opts.clusterDNS === 'function' ? this.opts.clusterDNS(sb.podCIDR ?? this.networkCIDR) : this.opts.clusterDNS,
     });
+  }
+
+  /**
+   * Rewrites the configMap, secret, downwardAPI and projected volumes of a pod whose sandbox runs
+   * from what the API has now (subPath mounts keep what they had, as in Kubernetes); true when a
+   * file changed. Nothing happens to a pod without a running sandbox.
+   */
+  async refreshVolumes(pod: Pod): Promise<boolean> {
+    const sb = this.sandboxes.get(pod.metadata.uid!);
+    if (!sb || sb.stopped) return false;
+    try {
+      return await sb.volumes.refresh(pod, sb.podIP);
+    } catch (e) {
+      const volume = (e as { volume?: string }).volume;
+      throw new Error(`MountVolume.SetUp failed${volume ? ` for volume "${volume}"` : ''} : ${(e as Error).message}`);
+    }
   }
 
   private sandboxOf(pod: Pod): Sandbox {
