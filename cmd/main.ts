@@ -10,6 +10,7 @@ import { upFlags, runUp } from './up.js';
 import { imagesFlags, runImages } from './images.js';
 import { simulateFlags, runSimulate } from './simulate.js';
 import { tokenFlags, runToken } from './token.js';
+import { resetFlags, runReset } from './reset.js';
 import { setRootLogger } from '../pkg/log/logger.js';
 import { pino } from 'pino';
 
@@ -38,6 +39,7 @@ const commands: Record<string, Command> = {
   scheduler: { summary: 'Run the scheduler alone against a server.', flags: schedulerFlags, run: (v) => runScheduler(v as never) },
   images: { summary: "Manage the node's image store: import PATH | list | rm REF.", flags: imagesFlags, args: true, run: (v, p) => runImages(v as never, p) },
   token: { summary: 'Create a bootstrap token for joining nodes (skiff token create).', flags: tokenFlags, args: true, run: (v, p) => runToken(v as never, p) },
+  reset: { summary: 'Tear this node down: pods, containers, network devices and tables, cgroups, mounts (--purge: the data dir too).', flags: resetFlags, run: (v) => runReset(v as never) },
   simulate: { summary: 'Run N hollow nodes (simulated runtime) in one process.', flags: simulateFlags, run: (v) => runSimulate(v as never) },
 };
 

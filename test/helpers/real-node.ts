@@ -4,13 +4,12 @@
 // every pod, stops the server and removes the node's network, then reports anything left behind.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, skiffBin, repoRoot, type TestServer } from './server.js';
 import { waitFor } from './wait.js';
 import { findExecutable } from '../../kubelet/runtime/oci/oci-binary.js';
-import { systemTool } from '../../kubelet/network/cni.js';
 
 export interface RealCluster {
   server: TestServer;
@@ -58,7 +57,7 @@ export async function startRealCluster(opts: { args?: string[] } = {}): Promise<
     server = await startServer({
       dataDir,
       agent: true,
-      args: ['--node-name', nodeName, '--kubelet-port', '0', '--bridge', bridge, '--cluster-cidr', freePodRange(), '--restart-backoff', '1s', '--node-ip', '127.0.0.1', '--overlay=false', ...(opts.args ?? [])],
+      args: ['--node-name', nodeName, '--kubelet-port', '0', '--bridge', bridge, '--netns-prefix', `${bridge}-`, '--cluster-cidr', freePodRange(), '--restart-backoff', '1s', '--node-ip', '127.0.0.1', '--overlay=false', ...(opts.args ?? [])],
     });
   } catch (e) {
     // A node that never came up leaves nothing behind either.
@@ -96,55 +95,27 @@ export async function startRealCluster(opts: { args?: string[] } = {}): Promise<
   };
 }
 
-/** Removes the node's bridge, NAT table and anything else under dataDir; lists what had to be forced. */
-export function cleanupNode(dataDir: string, bridge: string): string[] {
-  const left: string[] = [];
-  const conmons = spawnSync('pgrep', ['-f', `conmon .*${dataDir}`], { encoding: 'utf8' }).stdout.trim();
-  if (conmons) {
-    left.push(`conmon still running: ${conmons.replace(/\n/g, ' ')}`);
-    for (const pid of conmons.split('\n')) spawnSync('kill', ['-9', pid]);
-  }
-  // Containers a failed test left: the runtime deletes them (killing conmon alone would orphan them).
-  const stateRoot = join(dataDir, 'runtime', 'state');
-  for (const id of existsSync(stateRoot) ? readdirSync(stateRoot) : []) {
-    left.push(`container left: ${id}`);
-    for (const rt of ['crun', 'runc']) if (findExecutable(rt)) spawnSync(rt, [`--root=${stateRoot}`, 'delete', '--force', id]);
-  }
-  // Pod network namespaces and cgroups of pods the agent did not get to release.
-  const netRecords = join(dataDir, 'network', 'pods');
-  for (const f of existsSync(netRecords) ? readdirSync(netRecords) : []) {
-    try {
-      const rec = JSON.parse(readFileSync(join(netRecords, f), 'utf8')) as { uid?: string; netnsPath?: string };
-      if (rec.netnsPath && existsSync(rec.netnsPath)) {
-        left.push(`netns left: ${rec.netnsPath}`);
-        spawnSync(systemTool('ip'), ['netns', 'del', rec.netnsPath.split('/').pop()!]);
-      }
-    } catch {
-      /* a half-written record */
-    }
-  }
-  const podsDir = join(dataDir, 'pods');
-  for (const uid of existsSync(podsDir) ? readdirSync(podsDir) : []) {
-    for (const ctl of readdirSync('/sys/fs/cgroup')) {
-      const dir = join('/sys/fs/cgroup', ctl, 'skiff', `pod${uid}`);
-      if (existsSync(dir)) spawnSync('find', [dir, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
-    }
-  }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => !!m && m.startsWith(dataDir))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) {
-    left.push(`mount left: ${m}`);
-    spawnSync('umount', ['-l', m]);
-  }
-  // By absolute path: under npx, node_modules/.bin comes first on PATH and has an unrelated `nft`.
-  const ip = systemTool('ip');
-  const nft = systemTool('nft');
-  if (spawnSync(ip, ['link', 'show', bridge]).status === 0) spawnSync(ip, ['link', 'del', bridge]);
-  // The agent's NAT, Services and isolation tables stay after it stops (as kube-proxy's do).
-  const tables = spawnSync(nft, ['list', 'tables'], { encoding: 'utf8' }).stdout;
-  for (const line of tables.split('\n')) if (line.includes(bridge)) spawnSync(nft, ['delete', ...line.trim().split(/\s+/)]);
-  return left;
+/**
+ * Tears the node down with `skiff reset`'s module (kubelet/node-reset.ts), run in a child process
+ * so this stays synchronous; lists what a node stopped properly should not have left: pods,
+ * containers, conmons, namespaces, cgroups, mounts, and anything reset failed to remove. The
+ * bridge and the tables are expected (the agent leaves them, as kube-proxy does).
+ */
+export function cleanupNode(dataDir: string, bridge: string, netnsPrefix = `${bridge}-`): string[] {
+  const module = new URL('../../kubelet/node-reset.js', import.meta.url).href;
+  const script = `
+    const { resetNode } = await import(${JSON.stringify(module)});
+    const report = await resetNode(JSON.parse(process.argv[1]));
+    process.stdout.write(JSON.stringify(report));`;
+  // --overlay=false nodes: a VXLAN device on this machine belongs to some other test.
+  const opts = { dataDir, bridge, netnsPrefix, overlayDevice: null, graceMs: 1000 };
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(opts)], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) return [`reset of ${dataDir} failed: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`];
+  const report = JSON.parse(r.stdout) as { removed: { kind: string; name: string }[]; failed: string[]; left: { kind: string; name: string }[] };
+  const forced = new Set(['pod', 'container', 'conmon', 'netns', 'cgroup', 'mount']);
+  return [
+    ...report.removed.filter((i) => forced.has(i.kind)).map((i) => `${i.kind} left: ${i.name}`),
+    ...report.failed.map((f) => `reset failed: ${f}`),
+    ...report.left.map((i) => `still there after reset: ${i.kind} ${i.name}`),
+  ];
 }
