@@ -58,9 +58,10 @@ export async function mountRootfs(store: ImageStore, image: ImageRecord, contain
     await fsp.mkdir(empty, { recursive: true, mode: 0o755 });
     lowers.push(empty);
   }
-  // The shared init layer on top: the mount points the runtime binds the pod's files onto exist
-  // already, so creating them does not copy /etc up into every container's upper dir.
-  lowers.unshift(await initLayer(store));
+  // The image's init layer on top: the mount points the runtime binds the pod's files onto exist
+  // already, so creating them neither copies /etc up into every container's upper dir nor makes
+  // directories there.
+  lowers.unshift(await initLayer(store, image, lowers));
   for (const d of [m.upper, m.work, m.rootfs]) await fsp.mkdir(d, { recursive: true, mode: 0o755 });
   const data = `lowerdir=${lowers.join(':')},upperdir=${m.upper},workdir=${m.work}`;
   if (data.length > MAX_MOUNT_DATA) throw new Error(`image has too many layers (${lowers.length}) for one overlay mount's option string (${data.length} > ${MAX_MOUNT_DATA} bytes)`);
@@ -68,20 +69,92 @@ export async function mountRootfs(store: ImageStore, image: ImageRecord, contain
   return m;
 }
 
-/** Empty files and dirs every container gets bind mounts or special filesystems on (docker's "init layer"). */
-async function initLayer(store: ImageStore): Promise<string> {
-  const dir = join(store.root, 'snapshots', 'init');
-  if (await fsp.stat(join(dir, 'etc', 'resolv.conf')).then(() => true, () => false)) return dir;
-  const tmp = `${dir}.${process.pid}.tmp`;
+const INIT_DIRS = ['etc', 'proc', 'sys', 'dev', 'dev/pts', 'dev/shm', 'dev/mqueue'];
+const INIT_FILES = ['etc/hosts', 'etc/hostname', 'etc/resolv.conf'];
+/**
+ * Mount points nearly every pod container gets whose place depends on the image: the service
+ * account volume (Kubernetes' admission adds it to every pod). Made where the image's own symlinks
+ * lead (/var/run is often a link to /run), never as a directory over one of them.
+ */
+const IMAGE_MOUNT_POINTS = ['var/run/secrets/kubernetes.io/serviceaccount'];
+
+/**
+ * The image's init layer (docker's idea, one per layer chain rather than per container): empty
+ * files and dirs every container gets bind mounts or special filesystems on. Built once, into a
+ * temp dir renamed into place, so a half-made one is never used.
+ */
+async function initLayer(store: ImageStore, image: ImageRecord, lowers: string[]): Promise<string> {
+  const dir = join(store.root, 'snapshots', store.initLayerName(image));
+  if (await fsp.stat(dir).then(() => true, () => false)) return dir;
+  const tmp = join(store.root, 'snapshots', `.${store.initLayerName(image)}.${process.pid}.${Date.now()}.tmp`);
   await fsp.rm(tmp, { recursive: true, force: true });
-  for (const d of ['etc', 'proc', 'sys', 'dev', 'dev/pts', 'dev/shm', 'dev/mqueue']) await fsp.mkdir(join(tmp, d), { recursive: true, mode: 0o755 });
-  for (const f of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf']) await fsp.writeFile(join(tmp, f), '', { mode: 0o644 });
-  await fsp.rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-    // Another process made it first.
+  try {
+    for (const d of INIT_DIRS) await fsp.mkdir(join(tmp, d), { recursive: true, mode: 0o755 });
+    for (const f of INIT_FILES) await fsp.writeFile(join(tmp, f), '', { mode: 0o644 });
+    for (const p of await imagePaths(store, lowers, IMAGE_MOUNT_POINTS)) await fsp.mkdir(join(tmp, p), { recursive: true, mode: 0o755 });
+    await fsp.rename(tmp, dir);
+  } catch (e) {
     await fsp.rm(tmp, { recursive: true, force: true });
-    if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
-  });
+    // Another process made it first.
+    if ((e as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (e as NodeJS.ErrnoException).code === 'EEXIST') return dir;
+    throw e;
+  }
   return dir;
+}
+
+/**
+ * Where each path lies in the image once its symlinks are followed (inside the image's root), as
+ * seen through a read-only overlay of its layers; paths that cross a file are left out.
+ */
+async function imagePaths(store: ImageStore, lowers: string[], paths: string[]): Promise<string[]> {
+  const view = await fsp.mkdtemp(join(store.root, 'snapshots', '.view-'));
+  const spare = `${view}-empty`;
+  try {
+    await fsp.mkdir(spare);
+    // A mount of lower dirs alone needs two of them.
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${[...lowers, spare].join(':')}`, view]);
+    try {
+      const out: string[] = [];
+      for (const p of paths) {
+        const r = await resolveInRoot(view, p);
+        if (r !== undefined) out.push(r);
+      }
+      return out;
+    } finally {
+      await run('umount', [view]);
+    }
+  } finally {
+    await fsp.rm(view, { recursive: true, force: true });
+    await fsp.rm(spare, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Follows rel's symlinks inside root, as a chroot would ("/" and ".." stop at root). Returns the
+ * path without symlinks, relative to root (missing tail components included), or undefined when a
+ * component is a file or the links loop.
+ */
+export async function resolveInRoot(root: string, rel: string): Promise<string | undefined> {
+  let todo = rel.split('/').filter((c) => c && c !== '.');
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length) {
+    const c = todo.shift()!;
+    if (c === '..') {
+      done.pop();
+      continue;
+    }
+    const st = await fsp.lstat(join(root, ...done, c)).catch(() => undefined);
+    if (!st || st.isDirectory()) {
+      done.push(c);
+      continue;
+    }
+    if (!st.isSymbolicLink() || ++links > 40) return undefined;
+    const target = await fsp.readlink(join(root, ...done, c));
+    if (target.startsWith('/')) done.length = 0;
+    todo = [...target.split('/').filter((x) => x && x !== '.'), ...todo];
+  }
+  return done.join('/');
 }
 
 /**

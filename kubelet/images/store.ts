@@ -144,6 +144,14 @@ export class ImageStore {
     return join(this.root, 'blobs', 'sha256', digestHex(digest));
   }
 
+  /**
+   * Name of the image's init layer under snapshots/ (kubelet/images/rootfs.ts): one per layer
+   * chain, since where its mount points go depends on the image's own symlinks.
+   */
+  initLayerName(image: Pick<ImageRecord, 'layers'>): string {
+    return `init-${createHash('sha256').update(image.layers.map((l) => l.diffID).join(',')).digest('hex').slice(0, 16)}`;
+  }
+
   snapshotPath(diffID: string): string {
     return join(this.root, 'snapshots', digestHex(diffID));
   }
@@ -471,6 +479,7 @@ export class ImageStore {
     const blobs = new Set<string>();
     const snaps = new Set<string>();
     for (const i of Object.values(db.images)) {
+      snaps.add(this.initLayerName(i));
       blobs.add(digestHex(i.manifestDigest));
       blobs.add(digestHex(i.id));
       for (const l of i.layers) {
@@ -489,8 +498,10 @@ export class ImageStore {
       nb++;
     }
     for (const f of await fsp.readdir(join(this.root, 'snapshots'))) {
-      // init and empty are shared by every container (kubelet/images/rootfs.ts), not image layers.
-      if (snaps.has(f) || f === 'init' || f === 'empty') continue;
+      // empty is shared by every layerless image, init-* of live images are kept above
+      // (kubelet/images/rootfs.ts), init is the one shared layer of older versions (containers
+      // started by them may still run on it); temp dirs of a build in progress are not ours.
+      if (snaps.has(f) || f === 'empty' || f === 'init' || f.startsWith('.')) continue;
       await fsp.rm(join(this.root, 'snapshots', f), { recursive: true, force: true });
       ns++;
     }

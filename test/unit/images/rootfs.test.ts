@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageStore, importOciLayout, mountRootfs, unmountRootfs } from '../../../kubelet/images/index.js';
+import { resolveInRoot } from '../../../kubelet/images/rootfs.js';
 import { buildBusybox, cleanup, isRoot, mountedUnder, ROOT_SKIP_NOTE, tar, tempDir, writeOciLayout } from './helpers.js';
 
 const rootTest = isRoot ? test.serial : test.skip;
@@ -99,4 +100,40 @@ rootTest('busybox rootfs: runs, costs at most 12 KB of upper+work, writes stay i
   t.deepEqual(mountedUnder(d), []);
   t.false(existsSync(c1 + '/upper'));
   await t.throwsAsync(mountRootfs(store, img, join(d, 'bad:dir')), { message: /overlayfs options/ });
+});
+
+test('resolveInRoot follows symlinks inside the root, like a chroot', async (t) => {
+  const d = dir('resolve');
+  const { mkdirSync, symlinkSync } = await import('node:fs');
+  mkdirSync(join(d, 'run'), { recursive: true });
+  mkdirSync(join(d, 'var'), { recursive: true });
+  symlinkSync('/run', join(d, 'var/run'));
+  symlinkSync('../../../../etc', join(d, 'up'));
+  symlinkSync('loop', join(d, 'loop'));
+  writeFileSync(join(d, 'file'), 'x');
+  t.is(await resolveInRoot(d, 'var/run/secrets/kubernetes.io/serviceaccount'), 'run/secrets/kubernetes.io/serviceaccount');
+  t.is(await resolveInRoot(d, 'missing/a/b'), 'missing/a/b');
+  t.is(await resolveInRoot(d, 'up/x'), 'etc/x', '.. stops at the root');
+  t.is(await resolveInRoot(d, 'loop/x'), undefined, 'a link loop');
+  t.is(await resolveInRoot(d, 'file/x'), undefined, 'a file in the way');
+});
+
+rootTest('the init layer puts the service account mount point where the image links it, keeping the link; a new container stays at 12 KB', async (t) => {
+  const d = dir('initlayer');
+  const layer = tar(
+    { name: 'bin/', type: '5' },
+    { name: 'run/', type: '5' },
+    { name: 'var/', type: '5' },
+    { name: 'var/run', type: '2', linkname: '/run' },
+  );
+  writeOciLayout(join(d, 'oci'), [layer], { refName: 'links:test', gzip: true });
+  const store = await ImageStore.open(join(d, 'store'));
+  const img = (await importOciLayout(store, join(d, 'oci'))).images[0]!;
+  const m = await mountRootfs(store, img, join(d, 'containers', 'c'));
+  t.true(lstatSync(join(m.rootfs, 'var/run')).isSymbolicLink(), '/var/run is still the image\'s link');
+  t.true(lstatSync(join(m.rootfs, 'run/secrets/kubernetes.io/serviceaccount')).isDirectory());
+  const du = Number(execFileSync('du', ['-sk', m.upper, m.work], { encoding: 'utf8' }).split('\n').filter(Boolean).reduce((a, l) => a + Number(l.split('\t')[0]), 0));
+  t.true(du <= 12, `upper+work = ${du} KB`);
+  t.deepEqual(readdirSync(join(d, 'store', 'snapshots')).filter((f) => f.startsWith('.')), [], 'no temp dir of the build is left');
+  await unmountRootfs(join(d, 'containers', 'c'), { remove: true });
 });
