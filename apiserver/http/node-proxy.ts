@@ -4,6 +4,7 @@
 // rewritten, so the API server never needs to understand the streaming protocols themselves.
 import { request as httpsRequest } from 'node:https';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { WatchCache } from '../cache/watch-cache.js';
@@ -68,6 +69,42 @@ export function rejectUpgrade(socket: Duplex, err: unknown): void {
   const body = JSON.stringify(se.toStatus());
   if (!socket.writable) return;
   socket.end(`HTTP/1.1 ${se.code} ${STATUS_CODES[se.code] ?? ''}\r\nContent-Type: application/json\r\nCache-Control: no-cache, private\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * Joins a client's upgrade request to a backend connection being dialled: once connected, the
+ * request head (and what the client sent after it) goes up and bytes flow both ways untouched; a
+ * dial that fails or takes longer than the connect timeout answers the client with dialError's
+ * Status instead. Either side closing closes the other.
+ */
+export function spliceUpgrade(
+  upstream: Socket,
+  connectEvent: 'connect' | 'secureConnect',
+  socket: Duplex,
+  requestHead: string,
+  head: Buffer,
+  dialError: (e: Error) => StatusError,
+): void {
+  let joined = false;
+  const timer = setTimeout(() => upstream.destroy(new Error('i/o timeout')), CONNECT_TIMEOUT_MS);
+  upstream.once(connectEvent, () => {
+    clearTimeout(timer);
+    joined = true;
+    upstream.write(requestHead);
+    if (head.length) upstream.write(head);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+  });
+  upstream.on('error', (e) => {
+    clearTimeout(timer);
+    if (!joined) rejectUpgrade(socket, dialError(e));
+    else socket.destroy();
+  });
+  socket.on('error', () => upstream.destroy());
+  socket.once('close', () => upstream.destroy());
+  upstream.once('close', () => {
+    if (joined) socket.end();
+  });
 }
 
 export class NodeProxy {
@@ -168,26 +205,7 @@ export class NodeProxy {
       lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
     }
     const upstream = tlsConnect({ host: t.host, port: t.port, cert, key, rejectUnauthorized: false, servername: /^[\d.]+$|:/.test(t.host) ? undefined : t.host });
-    let joined = false;
-    const timer = setTimeout(() => upstream.destroy(new Error('timed out')), CONNECT_TIMEOUT_MS);
-    upstream.once('secureConnect', () => {
-      clearTimeout(timer);
-      joined = true;
-      upstream.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-    });
-    upstream.on('error', (e) => {
-      clearTimeout(timer);
-      if (!joined) rejectUpgrade(socket, errors.internal(`error dialing the node server at ${t.host}:${t.port}: ${e.message}`));
-      else socket.destroy();
-    });
-    socket.on('error', () => upstream.destroy());
-    socket.once('close', () => upstream.destroy());
-    upstream.once('close', () => {
-      if (joined) socket.end();
-    });
+    spliceUpgrade(upstream, 'secureConnect', socket, lines.join('\r\n') + '\r\n\r\n', head, (e) => errors.internal(`error dialing the node server at ${t.host}:${t.port}: ${e.message}`));
   }
 }
 

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { WatchCache } from '../cache/watch-cache.js';
 import { errors, StatusError } from '../status.js';
 import { sendError } from './respond.js';
-import { nodeEndpoint, rejectUpgrade } from './node-proxy.js';
+import { nodeEndpoint, spliceUpgrade } from './node-proxy.js';
 import { rewriteLocation, type ProxyPath } from './proxy-path.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -283,25 +283,8 @@ export class ProxyHandler {
       b.scheme === 'https'
         ? tlsConnect({ host: b.host, port: b.port, rejectUnauthorized: false, servername: isIP(b.host) ? undefined : b.host, ...(b.clientCert ?? {}) })
         : netConnect({ host: b.host, port: b.port });
-    let joined = false;
-    const timer = setTimeout(() => upstream.destroy(new Error(`dial tcp ${target}: i/o timeout`)), CONNECT_TIMEOUT_MS);
-    upstream.once(b.scheme === 'https' ? 'secureConnect' : 'connect', () => {
-      clearTimeout(timer);
-      joined = true;
-      upstream.write(lines.join('\r\n') + '\r\n\r\n');
-      if (head.length) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-    });
-    upstream.on('error', (e) => {
-      clearTimeout(timer);
-      if (!joined) rejectUpgrade(socket, new StatusError(503, 'ServiceUnavailable', `error trying to reach service: ${e.message}`));
-      else socket.destroy();
-    });
-    socket.on('error', () => upstream.destroy());
-    socket.once('close', () => upstream.destroy());
-    upstream.once('close', () => {
-      if (joined) socket.end();
-    });
+    spliceUpgrade(upstream, b.scheme === 'https' ? 'secureConnect' : 'connect', socket, lines.join('\r\n') + '\r\n\r\n', head, (e) =>
+      new StatusError(503, 'ServiceUnavailable', `error trying to reach service: ${e.message === 'i/o timeout' ? `dial tcp ${target}: i/o timeout` : e.message}`),
+    );
   }
 }

@@ -20,19 +20,8 @@ export interface CniConfList {
   plugins: CniPluginConf[];
 }
 
-/** Where and for whom the plugins run (the CNI_* parameters besides the command). */
-export interface CniRuntime {
-  containerId: string;
-  /** the pod's netns path; '' on DEL when it is gone (CNI_NETNS is optional for DEL) */
-  netns: string;
-  ifName: string;
-  binDir: string;
-  /** CNI_ARGS */
-  args?: string;
-  timeoutMs?: number;
-  /** the node's named netns when it is one (simulated hosts): the plugins' host side lives there */
-  hostNetns?: string;
-}
+/** Where and for whom the plugins run (the CNI_* parameters besides the command and config). */
+export type CniRuntime = Omit<CniInvocation, 'command' | 'config'>;
 
 export type Invoke = (inv: CniInvocation) => Promise<CniResult | undefined>;
 
