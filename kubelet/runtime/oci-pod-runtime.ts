@@ -8,6 +8,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { totalmem } from 'node:os';
+import { oomScoreAdjust } from '../../pkg/api/qos.js';
 import type { KObject } from '../../pkg/api/types.js';
 import { isNotFound, resourcePath, type GVR, type RestClient } from '../../pkg/client/rest.js';
 import { R } from '../../pkg/client/informer-factory.js';
@@ -365,6 +367,8 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
         mounts,
         imageUser,
         nofileHard: NOFILE_HARD,
+        // The machine's memory, as kubelet's machine info has it (not the --memory the node reports).
+        oomScoreAdj: Math.max(oomScoreAdjust(pod, container, totalmem()), lowestOomScoreAdj()),
       });
       const logPath = join(this.logDir(sb.namespace, sb.name, sb.uid), container.name, `${attempt}.log`);
       await this.oci.create({
@@ -765,4 +769,24 @@ async function resizeTty(scriptPid: number | undefined, width: number, height: n
   } catch {
     /* the process ended */
   }
+}
+
+const CAP_SYS_RESOURCE = 24;
+let oomFloor: number | undefined;
+
+/**
+ * The lowest oom_score_adj the runtime may give a container: going below one's own value needs
+ * CAP_SYS_RESOURCE, which a node in a container or user namespace may lack (kubelet clamps the
+ * same way there); without it Guaranteed pods get the agent's own value instead of -997.
+ */
+export function lowestOomScoreAdj(): number {
+  if (oomFloor !== undefined) return oomFloor;
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const eff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
+    oomFloor = (eff >> BigInt(CAP_SYS_RESOURCE)) & 1n ? -1000 : Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
+  } catch {
+    oomFloor = -1000;
+  }
+  return oomFloor;
 }

@@ -439,22 +439,4 @@ export function validatePodTemplateSpec(template: Json, path: string): FieldErro
   return errs;
 }
 
-/** Kubernetes' QoS class: Guaranteed, Burstable or BestEffort, from requests and limits. */
-export function qosClass(spec: Json): string {
-  const containers: Json[] = [...(isObj(spec) && Array.isArray(spec.containers) ? spec.containers : []), ...(isObj(spec) && Array.isArray(spec.initContainers) ? spec.initContainers : [])];
-  let any = false;
-  let guaranteed = true;
-  for (const c of containers) {
-    const req = isObj(c?.resources?.requests) ? c.resources.requests : {};
-    const lim = isObj(c?.resources?.limits) ? c.resources.limits : {};
-    for (const r of ['cpu', 'memory']) {
-      const hasReq = req[r] !== undefined && validateQuantity(req[r]).length === 0 && compareQuantities(String(req[r]), '0') !== 0;
-      const hasLim = lim[r] !== undefined && validateQuantity(lim[r]).length === 0 && compareQuantities(String(lim[r]), '0') !== 0;
-      if (hasReq || hasLim) any = true;
-      if (!hasLim) guaranteed = false;
-      else if (hasReq && compareQuantities(String(req[r]), String(lim[r])) !== 0) guaranteed = false;
-    }
-  }
-  if (!any) return 'BestEffort';
-  return guaranteed ? 'Guaranteed' : 'Burstable';
-}
+export { qosClass } from '../../../../pkg/api/qos.js';
