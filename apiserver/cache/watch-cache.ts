@@ -120,7 +120,14 @@ export class WatchCache {
     try {
       const rev = await Promise.race([this.newestRevision(), late]);
       if (rev === 'late' || rev <= this.current) return;
-      if ((await Promise.race([this.waitFor(rev).then(() => 'ok' as const), late])) === 'late') {
+      const waiter = { rev, resolve: () => {} };
+      const seen = new Promise<'ok'>((resolve) => {
+        waiter.resolve = () => resolve('ok');
+        this.waiters.push(waiter);
+      });
+      if ((await Promise.race([seen, late])) === 'late') {
+        // A waiter left behind would only go with a later write.
+        this.waiters = this.waiters.filter((w) => w !== waiter);
         this.log.warn({ revision: rev, cached: this.current }, 'the cache did not catch up with the store in time; serving the read from the cache');
       }
     } catch (err) {
@@ -137,7 +144,7 @@ export class WatchCache {
    */
   private newestRevision(): Promise<number> {
     if (!this.asking) {
-      this.asking = this.store.currentRevision().finally(() => {
+      this.asking = this.store.consistentReadRevision().finally(() => {
         this.asking = undefined;
       });
       return this.asking;

@@ -51,6 +51,12 @@ export interface Store {
   readonly sharedWriters: boolean;
   /** The newest revision. */
   currentRevision(): Promise<number>;
+  /**
+   * The revision a consistent read must have seen: the newest write that produced a watch event
+   * (revisions taken by compaction markers or refused compare-and-swaps produce none), after
+   * catching up with every other writer.
+   */
+  consistentReadRevision(): Promise<number>;
   /** Reads one key at the current revision. */
   get(key: string): Promise<{ revision: number; kv?: KeyValue }>;
   /** Creates a key; fails with KeyExistsError if it exists. Resolves once durable. */

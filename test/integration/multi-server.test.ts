@@ -100,6 +100,21 @@ if (!natsServerAvailable()) {
       const after = await cb.request('GET', `/api/v1/namespaces/default/configmaps/${name}`);
       t.is(after.json().data.i, 'changed', 'the update is seen through the other server at once');
     }
+    // Racing replaces through both servers: the loser's message takes a revision without an event.
+    // A consistent read must not wait for an event that never comes.
+    let slowest = 0;
+    for (let i = 0; i < 10; i++) {
+      const path = '/api/v1/namespaces/default/configmaps/consistent-0';
+      const cur = (await ca.request('GET', path)).json();
+      const put = (c: typeof ca, v: string) => c.request('PUT', path, { body: JSON.stringify({ ...cur, data: { i: v } }), contentType: 'application/json' });
+      const codes = (await Promise.all([put(ca, `a${i}`), put(cb, `b${i}`)])).map((r) => r.status).sort();
+      t.true(codes[0] === 200 && (codes[1] === 409 || codes[1] === 200), `codes ${codes.join(',')}`);
+      const t0 = Date.now();
+      t.is((await cb.request('GET', path)).status, 200);
+      slowest = Math.max(slowest, Date.now() - t0);
+    }
+    t.log(`slowest consistent get after racing writes: ${slowest} ms`);
+    t.true(slowest < 1500, `a consistent get took ${slowest} ms`);
   });
 
   test.serial('one controller manager leads across both servers; a Deployment converges; killing the leader hands over within 15 s', async (t) => {

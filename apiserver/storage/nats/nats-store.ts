@@ -95,6 +95,8 @@ export class NatsStore implements Store {
   private readonly deferredPurges = new Map<string, number>();
   private pending: WatchEvent[] = [];
   private flushScheduled = false;
+  /** the newest revision that produced a watch event (see consistentReadRevision) */
+  private lastEventRevision = 0;
   private waiters: Waiter[] = [];
   private tailer!: Tailer;
   private closed = false;
@@ -140,6 +142,12 @@ export class NatsStore implements Store {
       await nc.close().catch(() => {});
       throw err;
     }
+  }
+
+  async consistentReadRevision(): Promise<number> {
+    this.ensureOpen();
+    await this.syncForRead();
+    return this.lastEventRevision;
   }
 
   async currentRevision(): Promise<number> {
@@ -359,7 +367,10 @@ export class NatsStore implements Store {
           createRaw ? Number(createRaw) : undefined,
           expectRaw ? Number(expectRaw) : undefined,
         );
-        if (ev) this.pending.push(ev);
+        if (ev) {
+          this.pending.push(ev);
+          this.lastEventRevision = seq;
+        }
       }
     }
     if (!this.flushScheduled) {

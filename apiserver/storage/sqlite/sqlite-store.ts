@@ -109,6 +109,11 @@ export class SqliteStore implements Store {
     return { ...this.counters };
   }
 
+  /** Every revision here is a write with an event. */
+  consistentReadRevision(): Promise<number> {
+    return this.currentRevision();
+  }
+
   async currentRevision(): Promise<number> {
     this.ensureUsable();
     return this.committed;
