@@ -86,12 +86,32 @@ const IMAGE_MOUNT_POINTS = ['var/run/secrets/kubernetes.io/serviceaccount'];
 async function initLayer(store: ImageStore, image: ImageRecord, lowers: string[]): Promise<string> {
   const dir = join(store.root, 'snapshots', store.initLayerName(image));
   if (await fsp.stat(dir).then(() => true, () => false)) return dir;
-  const tmp = join(store.root, 'snapshots', `.${store.initLayerName(image)}.${process.pid}.${Date.now()}.tmp`);
-  await fsp.rm(tmp, { recursive: true, force: true });
+  // Containers of one image starting together build it once.
+  let building = initBuilds.get(dir);
+  if (!building) {
+    building = buildInitLayer(store, image, lowers, dir).finally(() => initBuilds.delete(dir));
+    initBuilds.set(dir, building);
+  }
+  return building;
+}
+
+const initBuilds = new Map<string, Promise<string>>();
+
+async function buildInitLayer(store: ImageStore, image: ImageRecord, lowers: string[], dir: string): Promise<string> {
+  // A temp dir of its own (another process may build the same layer), renamed into place.
+  const tmp = await fsp.mkdtemp(join(store.root, 'snapshots', `.${store.initLayerName(image)}-`));
   try {
     for (const d of INIT_DIRS) await fsp.mkdir(join(tmp, d), { recursive: true, mode: 0o755 });
     for (const f of INIT_FILES) await fsp.writeFile(join(tmp, f), '', { mode: 0o644 });
-    for (const p of await imagePaths(store, lowers, IMAGE_MOUNT_POINTS)) await fsp.mkdir(join(tmp, p), { recursive: true, mode: 0o755 });
+    for (const p of await imagePaths(store, lowers, IMAGE_MOUNT_POINTS)) {
+      await fsp.mkdir(join(tmp, p.path), { recursive: true, mode: 0o755 });
+      // The topmost copy of a directory decides its owner and mode in the merged tree: the ones
+      // the image has keep theirs (a /run made group-writable for an arbitrary user stays so).
+      for (const a of p.existing) {
+        await fsp.chown(join(tmp, a.path), a.uid, a.gid);
+        await fsp.chmod(join(tmp, a.path), a.mode & 0o7777);
+      }
+    }
     await fsp.rename(tmp, dir);
   } catch (e) {
     await fsp.rm(tmp, { recursive: true, force: true });
@@ -104,9 +124,10 @@ async function initLayer(store: ImageStore, image: ImageRecord, lowers: string[]
 
 /**
  * Where each path lies in the image once its symlinks are followed (inside the image's root), as
- * seen through a read-only overlay of its layers; paths that cross a file are left out.
+ * seen through a read-only overlay of its layers, with the owner and mode of the directories the
+ * image has on the way; paths that cross a file are left out.
  */
-async function imagePaths(store: ImageStore, lowers: string[], paths: string[]): Promise<string[]> {
+async function imagePaths(store: ImageStore, lowers: string[], paths: string[]): Promise<ImagePath[]> {
   const view = await fsp.mkdtemp(join(store.root, 'snapshots', '.view-'));
   const spare = `${view}-empty`;
   try {
@@ -114,19 +135,36 @@ async function imagePaths(store: ImageStore, lowers: string[], paths: string[]):
     // A mount of lower dirs alone needs two of them.
     await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${[...lowers, spare].join(':')}`, view]);
     try {
-      const out: string[] = [];
+      const out: ImagePath[] = [];
       for (const p of paths) {
         const r = await resolveInRoot(view, p);
-        if (r !== undefined) out.push(r);
+        if (r === undefined) continue;
+        const existing: ImagePath['existing'] = [];
+        const parts = r.split('/');
+        for (let i = 1; i <= parts.length; i++) {
+          const sub = parts.slice(0, i).join('/');
+          const st = await fsp.lstat(join(view, sub)).catch(() => undefined);
+          if (!st) break;
+          existing.push({ path: sub, uid: st.uid, gid: st.gid, mode: st.mode });
+        }
+        out.push({ path: r, existing });
       }
       return out;
     } finally {
-      await run('umount', [view]);
+      // A view still mounted must not be removed (it is read-only; rm would fail on it anyway).
+      await run('umount', [view]).catch(() => run('umount', ['-l', view]));
     }
   } finally {
     await fsp.rm(view, { recursive: true, force: true });
     await fsp.rm(spare, { recursive: true, force: true });
   }
+}
+
+interface ImagePath {
+  /** where the path lies in the image, symlinks followed */
+  path: string;
+  /** its leading directories the image has, with their owner and mode */
+  existing: { path: string; uid: number; gid: number; mode: number }[];
 }
 
 /**

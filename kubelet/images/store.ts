@@ -19,6 +19,9 @@ import { withStoreLock } from './lock.js';
 import { familiarName, isDigest, normalizeReference, parseReference, repository } from './reference.js';
 import { unpackTar, type UnpackStats } from './unpack.js';
 
+/** temp entries under snapshots/ older than this are crash leftovers */
+const STALE_TEMP_MS = 3_600_000;
+
 export const MT = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -500,8 +503,16 @@ export class ImageStore {
     for (const f of await fsp.readdir(join(this.root, 'snapshots'))) {
       // empty is shared by every layerless image, init-* of live images are kept above
       // (kubelet/images/rootfs.ts), init is the one shared layer of older versions (containers
-      // started by them may still run on it); temp dirs of a build in progress are not ours.
-      if (snaps.has(f) || f === 'empty' || f === 'init' || f.startsWith('.')) continue;
+      // started by them may still run on it).
+      if (snaps.has(f) || f === 'empty' || f === 'init') continue;
+      // A build's temp dir or an image view goes once it is an hour old (a crash left it) and
+      // nothing is mounted on it.
+      if (f.startsWith('.')) {
+        const p = join(this.root, 'snapshots', f);
+        const st = await fsp.stat(p).catch(() => undefined);
+        const mounted = (await fsp.readFile('/proc/self/mountinfo', 'utf8').catch(() => '')).includes(` ${p} `);
+        if (!st || Date.now() - st.mtimeMs < STALE_TEMP_MS || mounted) continue;
+      }
       await fsp.rm(join(this.root, 'snapshots', f), { recursive: true, force: true });
       ns++;
     }

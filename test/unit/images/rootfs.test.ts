@@ -122,15 +122,22 @@ rootTest('the init layer puts the service account mount point where the image li
   const d = dir('initlayer');
   const layer = tar(
     { name: 'bin/', type: '5' },
-    { name: 'run/', type: '5' },
+    // group-writable and owned by a group of its own, as images for arbitrary user ids do it
+    { name: 'run/', type: '5', mode: 0o2775, gid: 1234 },
     { name: 'var/', type: '5' },
     { name: 'var/run', type: '2', linkname: '/run' },
   );
   writeOciLayout(join(d, 'oci'), [layer], { refName: 'links:test', gzip: true });
   const store = await ImageStore.open(join(d, 'store'));
   const img = (await importOciLayout(store, join(d, 'oci'))).images[0]!;
-  const m = await mountRootfs(store, img, join(d, 'containers', 'c'));
+  // Two containers of a new image at once: the init layer is built once and both get it.
+  const [m, m2] = await Promise.all([mountRootfs(store, img, join(d, 'containers', 'c')), mountRootfs(store, img, join(d, 'containers', 'c2'))]);
+  t.true(lstatSync(join(m2.rootfs, 'run/secrets/kubernetes.io/serviceaccount')).isDirectory());
+  await unmountRootfs(join(d, 'containers', 'c2'), { remove: true });
   t.true(lstatSync(join(m.rootfs, 'var/run')).isSymbolicLink(), '/var/run is still the image\'s link');
+  const run = lstatSync(join(m.rootfs, 'run'));
+  t.is(run.mode & 0o7777, 0o2775, "/run keeps the image's mode");
+  t.is(run.gid, 1234, "/run keeps the image's group");
   t.true(lstatSync(join(m.rootfs, 'run/secrets/kubernetes.io/serviceaccount')).isDirectory());
   const du = Number(execFileSync('du', ['-sk', m.upper, m.work], { encoding: 'utf8' }).split('\n').filter(Boolean).reduce((a, l) => a + Number(l.split('\t')[0]), 0));
   t.true(du <= 12, `upper+work = ${du} KB`);
