@@ -1,7 +1,8 @@
 // `skiff reset`: tears a node down (kubeadm reset's job). Refuses while a skiff server or agent
 // still uses the data dir, since that process would make again what reset removes. Prints one line
 // per thing removed or failed; exits 0 only when nothing of the node is left.
-import { resolve } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { checkBridgeName } from '../kubelet/network/pod-network.js';
 import { netnsNameFor } from '../kubelet/network/netns.js';
 import { nodeProcessUsing, resetNode, type ResetItem } from '../kubelet/node-reset.js';
@@ -20,7 +21,9 @@ export const resetFlags: FlagSpec[] = [
 const describe = (i: ResetItem) => `${i.kind} ${i.name}`;
 
 export async function runReset(v: FlagValues): Promise<void> {
-  const dataDir = resolve(String(v['data-dir']));
+  const given = resolve(String(v['data-dir']));
+  // Through a symlink the node's processes name the real path.
+  const dataDir = existsSync(given) ? realpathSync(given) : given;
   const bridge = String(v['bridge']);
   const netnsPrefix = String(v['netns-prefix']);
   try {
@@ -32,6 +35,12 @@ export async function runReset(v: FlagValues): Promise<void> {
   const graceMs = parseDurationMs(String(v['grace-period']), 'grace-period');
   if (dataDir === '/') throw new UsageError('reset: --data-dir / is not a node data dir');
   if (process.getuid?.() !== 0) throw new Error('reset: must run as root (it removes network devices, namespaces, cgroups and mounts)');
+  // The bridge, namespaces and tables have host-wide names: a mistyped or foreign dir must not
+  // lead to tearing down whatever node uses them. Every node's data dir has the agent's
+  // certificate dir (DATA/agent).
+  if (!existsSync(join(dataDir, 'agent')) && !existsSync(join(dataDir, 'runtime'))) {
+    throw new UsageError(`reset: ${dataDir} is not the data dir of a skiff node (no ${join(dataDir, 'agent')}); give the --data-dir the node ran with`);
+  }
   const user = nodeProcessUsing(dataDir);
   if (user) throw new Error(`reset: ${dataDir} is in use by process ${user.pid} (${user.command.slice(0, 120)}); stop it first`);
 

@@ -6,6 +6,7 @@
 import test from 'ava';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { realNodeMissing, startRealCluster, type RealCluster } from '../helpers/real-node.js';
 import { skiffBin } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -98,6 +99,20 @@ if (missing) {
     t.is(r.code, 1, r.stdout + r.stderr);
     t.regex(r.stderr.trim(), /^skiff: reset: must run as root/);
     t.is(r.stderr.trim().split('\n').length, 1);
+  });
+
+  test.serial('reset refuses a dir that is not a node data dir, touching nothing', async (t) => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const stray = mkdtempSync(join(tmpdir(), 'skiff-not-a-node-'));
+    try {
+      const r = await reset(['--data-dir', stray, '--bridge', c!.bridge, '--netns-prefix', `${c!.bridge}-`]);
+      t.not(r.code, 0, r.stdout + r.stderr);
+      t.regex(r.stderr.trim(), /is not the data dir of a skiff node/);
+      t.is(r.stdout, '');
+    } finally {
+      rmSync(stray, { recursive: true, force: true });
+    }
   });
 
   test.serial('a node with a hostPort Deployment and a Service: reset refused while the server runs, then removes everything', async (t) => {
