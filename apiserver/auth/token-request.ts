@@ -61,6 +61,10 @@ export function createTokenRequest(body: unknown, namespace: string, saName: str
     if (!podName) throw invalid(saName, [{ reason: 'FieldValueRequired', field: 'spec.boundObjectRef.name', message: 'Required value' }]);
     pod = lookup.pod(namespace, podName);
     if (!pod || pod.metadata.deletionTimestamp) throw errors.notFound('pods', '', podName);
+    // A token bound to a pod speaks for that pod's account only.
+    if (((pod.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName ?? 'default') !== saName) {
+      throw errors.badRequest(`cannot bind token for serviceaccount "${saName}" to pod running with different serviceaccount name.`);
+    }
     if (typeof ref.uid === 'string' && ref.uid !== '' && ref.uid !== pod.metadata.uid) {
       throw errors.conflict('Pod', '', podName, `the UID in the bound object reference (${ref.uid}) does not match the UID in record. The object might have been deleted and then recreated`);
     }

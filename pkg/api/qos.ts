@@ -32,18 +32,19 @@ export function qosClass(spec: unknown): string {
 /** kubelet's values (pkg/kubelet/qos): the ends of the range it uses. */
 export const GUARANTEED_OOM_SCORE_ADJ = -997;
 export const BESTEFFORT_OOM_SCORE_ADJ = 1000;
-/** system-node-critical and system-cluster-critical */
-const CRITICAL_PRIORITY = 2_000_000_000;
+/** the priority of system-node-critical */
+const NODE_CRITICAL_PRIORITY = 2_000_001_000;
 
 /**
- * The oom_score_adj of one container's processes: -997 for Guaranteed pods and critical ones
- * (static and mirror pods, priority at least 2,000,000,000), 1000 for BestEffort, and for
+ * The oom_score_adj of one container's processes: -997 for Guaranteed pods and node-critical
+ * ones (priorityClassName system-node-critical), 1000 for BestEffort, and for
  * Burstable 1000 less the container's memory request in thousandths of the node's memory, kept
  * within 3..999 so that it stays between the other two classes.
  */
 export function oomScoreAdjust(pod: { metadata?: Json; spec?: Json; status?: Json }, container: Json, memoryCapacityBytes: number): number {
-  const annotations: Json = pod.metadata?.annotations ?? {};
-  const critical = annotations['kubernetes.io/config.mirror'] !== undefined || annotations['kubernetes.io/config.source'] === 'file' || (typeof pod.spec?.priority === 'number' && pod.spec.priority >= CRITICAL_PRIORITY);
+  // Node-critical pods only: a critical pod (static, mirror, high priority) that is not
+  // system-node-critical keeps its class's value, as with kubelet.
+  const critical = pod.spec?.priorityClassName === 'system-node-critical' || (typeof pod.spec?.priority === 'number' && pod.spec.priority >= NODE_CRITICAL_PRIORITY);
   if (critical) return GUARANTEED_OOM_SCORE_ADJ;
   const cls = typeof pod.status?.qosClass === 'string' ? pod.status.qosClass : qosClass(pod.spec ?? {});
   if (cls === 'Guaranteed') return GUARANTEED_OOM_SCORE_ADJ;

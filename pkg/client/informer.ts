@@ -162,6 +162,8 @@ export class Informer<T extends KObject = KObject> {
           await this.relist();
           needList = false;
         }
+        // Stopped while listing: a watch opened now would outlive the informer until its timeout.
+        if (this.stopped) break;
         let gone = false;
         this.watch = this.client.watch<T>(
           this.path(),

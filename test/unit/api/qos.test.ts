@@ -25,9 +25,10 @@ test('OOM score adjustment as kubelet computes it', (t) => {
   t.is(oomScoreAdjust(pod({ requests: { memory: '64Gi' } }), c({ requests: { memory: '64Gi' } }), 16 * GiB), 3);
   // a tiny request stays below BestEffort's
   t.is(oomScoreAdjust(pod({ requests: { cpu: '10m' } }), c({ requests: { cpu: '10m' } }), 16 * GiB), 999);
-  // critical pods: static/mirror pods and system priorities
-  t.is(oomScoreAdjust(pod({}, { annotations: { 'kubernetes.io/config.mirror': 'x' } }), c({}), 16 * GiB), GUARANTEED_OOM_SCORE_ADJ);
+  // node-critical pods only; a static (mirror) pod keeps its class's value
+  t.is(oomScoreAdjust(pod({}, { annotations: { 'kubernetes.io/config.mirror': 'x' } }), c({}), 16 * GiB), BESTEFFORT_OOM_SCORE_ADJ);
   t.is(oomScoreAdjust(pod({}, { priority: 2_000_001_000 }), c({}), 16 * GiB), GUARANTEED_OOM_SCORE_ADJ);
+  t.is(oomScoreAdjust(pod({}, { priority: 2_000_000_000 }), c({}), 16 * GiB), BESTEFFORT_OOM_SCORE_ADJ, 'system-cluster-critical is not node-critical');
   // the class the API server recorded wins
   t.is(oomScoreAdjust({ ...pod({}), status: { qosClass: 'Guaranteed' } }, c({}), 16 * GiB), GUARANTEED_OOM_SCORE_ADJ);
 });
