@@ -44,6 +44,7 @@ import { ensureServiceAccountKey, type ServiceAccountKey } from './auth/service-
 import { cacheLookup, ServiceAccountTokens } from './auth/service-account-tokens.js';
 import { serveTokenRequest } from './auth/token-request.js';
 import { admitPodServiceAccount } from './registry/resources/core/serviceaccount-admission.js';
+import { ephemeralContainersWrite } from './registry/resources/core/pod.js';
 import { namespaceContent } from './registry/resources/core/serviceaccount-namespace.js';
 import { decodeBody, readBody } from './http/body.js';
 import { GarbageCollector } from '../controllers/garbagecollector/garbage-collector.js';
@@ -137,6 +138,7 @@ export class APIServer {
     this.serviceAccountTokens = new ServiceAccountTokens({ key: opts.serviceAccountKey ?? ensureServiceAccountKey(opts.pki.dir) });
     const saLookup = cacheLookup(this.cache);
     this.registries.get('/v1/pods')!.admitCreate = (pod) => admitPodServiceAccount(pod, { serviceAccount: saLookup.serviceAccount });
+    this.registries.get('/v1/pods')!.partialWrites = { ephemeralcontainers: ephemeralContainersWrite };
     this.registries.get('/v1/namespaces')!.afterCreate = this.namespaceContent = namespaceContent({ serviceAccounts: this.registries.get('/v1/serviceaccounts')!, configMaps: this.registries.get('/v1/configmaps')!, caCert: opts.pki.caCert });
     this.join = new JoinService({ cache: this.cache, secrets: this.registries.get('/v1/secrets')!, caCert: opts.pki.caCert, joinSecret: opts.nodeJoinSecret });
   }

@@ -30,7 +30,8 @@ function subresourcesOf(r: ResourceInfo): SubresourceInfo[] {
   for (const s of r.subresources ?? []) {
     switch (s) {
       case 'status':
-        out.push({ name: 'status', kind: self, verbs: ['get', 'patch', 'update'] });
+      case 'ephemeralcontainers':
+        out.push({ name: s, kind: self, verbs: ['get', 'patch', 'update'] });
         break;
       case 'scale':
         out.push({ name: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] });

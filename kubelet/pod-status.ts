@@ -14,6 +14,8 @@ export interface ContainerRun {
   name: string;
   image: string;
   init: boolean;
+  /** an ephemeral container (kubectl debug): run once, never restarted, no part of the phase or readiness */
+  ephemeral?: boolean;
   state: 'waiting' | 'running' | 'terminated';
   /** waiting reason (ContainerCreating, PodInitializing, CrashLoopBackOff, CreateContainerError) */
   reason?: string;
@@ -67,7 +69,7 @@ export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 
 /** The phase from the containers, as kubelet's getPhase computes it. */
 export function podPhase(containers: ContainerRun[], restartPolicy: string): PodPhase {
-  const regular = containers.filter((c) => !c.init);
+  const regular = containers.filter((c) => !c.init && !c.ephemeral);
   const inits = containers.filter((c) => c.init);
   if (inits.some((c) => c.state === 'terminated' && c.terminated && c.terminated.exitCode !== 0 && restartPolicy === 'Never')) return 'Failed';
   if (inits.some((c) => !(c.state === 'terminated' && c.terminated?.exitCode === 0))) return 'Pending';
@@ -132,8 +134,9 @@ export function activeDeadlineLeftMs(startTime: string, activeDeadlineSeconds: u
 
 export function buildPodStatus(inp: PodStatusInput): Json {
   const phase = inp.failure ? 'Failed' : podPhase(inp.containers, inp.restartPolicy);
-  const regular = inp.containers.filter((c) => !c.init);
+  const regular = inp.containers.filter((c) => !c.init && !c.ephemeral);
   const inits = inp.containers.filter((c) => c.init);
+  const ephemeral = inp.containers.filter((c) => c.ephemeral);
   const initialized = inits.every((c) => c.state === 'terminated' && c.terminated?.exitCode === 0);
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const containersReady = !terminal && regular.every((c) => c.ready);
@@ -157,6 +160,7 @@ export function buildPodStatus(inp: PodStatusInput): Json {
     containerStatuses: regular.map(containerStatus),
   };
   if (inits.length) status.initContainerStatuses = inits.map(containerStatus);
+  if (ephemeral.length) status.ephemeralContainerStatuses = ephemeral.map(containerStatus);
   if (inp.podIP) {
     status.podIP = inp.podIP;
     status.podIPs = [{ ip: inp.podIP }, ...(inp.extraPodIPs ?? []).map((ip) => ({ ip }))];

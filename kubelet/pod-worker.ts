@@ -102,7 +102,7 @@ export class PodWorker {
     return `${this.pod.metadata.namespace}/${this.pod.metadata.name}`;
   }
 
-  private get spec(): { containers?: Container[]; initContainers?: Container[]; restartPolicy?: string; readinessGates?: { conditionType: string }[]; terminationGracePeriodSeconds?: number; hostNetwork?: boolean; activeDeadlineSeconds?: number } {
+  private get spec(): { containers?: Container[]; initContainers?: Container[]; ephemeralContainers?: Container[]; restartPolicy?: string; readinessGates?: { conditionType: string }[]; terminationGracePeriodSeconds?: number; hostNetwork?: boolean; activeDeadlineSeconds?: number } {
     return (this.pod.spec ?? {}) as never;
   }
 
@@ -127,6 +127,7 @@ export class PodWorker {
     this.containers = [
       ...(this.spec.initContainers ?? []).map((c) => this.freshRun(c, true)),
       ...(this.spec.containers ?? []).map((c) => this.freshRun(c, false)),
+      ...(this.spec.ephemeralContainers ?? []).map((c) => this.freshRun(c, false, true)),
     ];
     const adopted = phase === 'Running' && typeof st.podIP === 'string' && (this.spec.hostNetwork || this.deps.reserveIP(st.podIP, this.uid));
     if (adopted) this.adopt(st);
@@ -140,8 +141,23 @@ export class PodWorker {
     this.armDeadline();
   }
 
-  private freshRun(c: Container, init: boolean): ContainerRun {
-    return { name: c.name, image: c.image ?? '', init, state: 'waiting', reason: init ? 'PodInitializing' : 'ContainerCreating', restartCount: 0, ready: false, everStarted: false };
+  private freshRun(c: Container, init: boolean, ephemeral = false): ContainerRun {
+    const run: ContainerRun = { name: c.name, image: c.image ?? '', init, state: 'waiting', reason: init ? 'PodInitializing' : 'ContainerCreating', restartCount: 0, ready: false, everStarted: false };
+    if (ephemeral) run.ephemeral = true;
+    return run;
+  }
+
+  /**
+   * Ephemeral containers added to the pod since we last looked (the ephemeralcontainers
+   * subresource only ever appends): each is run once, even if the pod is still initializing.
+   */
+  private addEphemeralContainers(): void {
+    const known = new Set(this.containers.filter((c) => c.ephemeral).map((c) => c.name));
+    const added = (this.spec.ephemeralContainers ?? []).filter((c) => !known.has(c.name));
+    if (!added.length) return;
+    this.containers.push(...added.map((c) => this.freshRun(c, false, true)));
+    this.report();
+    if (this.stage === 'starting' || this.stage === 'running') this.kick();
   }
 
   /**
@@ -152,7 +168,9 @@ export class PodWorker {
   private adopt(st: Json): void {
     this.podIP = st.podIP as string;
     const statuses = new Map<string, Json>();
-    for (const cs of [...((st.initContainerStatuses as Json[]) ?? []), ...((st.containerStatuses as Json[]) ?? [])]) statuses.set(String(cs.name), cs);
+    for (const cs of [...((st.initContainerStatuses as Json[]) ?? []), ...((st.containerStatuses as Json[]) ?? []), ...((st.ephemeralContainerStatuses as Json[]) ?? [])]) {
+      statuses.set(String(cs.name), cs);
+    }
     for (const c of this.containers) {
       const cs = statuses.get(c.name);
       if (!cs) continue;
@@ -164,6 +182,13 @@ export class PodWorker {
       if (c.init) {
         c.state = 'terminated';
         c.terminated = terminated ? { ...terminated } : { exitCode: 0, reason: 'Completed', finishedAt: isoSeconds() };
+        c.everStarted = true;
+      } else if (c.ephemeral && terminated) {
+        // It ran once; it is not run again.
+        c.state = 'terminated';
+        c.terminated = { ...terminated };
+        c.containerID = cs.containerID as string | undefined;
+        c.imageID = cs.imageID as string | undefined;
         c.everStarted = true;
       } else if (running) {
         c.startedAt = String(running.startedAt);
@@ -192,6 +217,7 @@ export class PodWorker {
       // activeDeadlineSeconds may be set or shortened on a running pod, and images changed.
       this.armDeadline();
       this.applySpecChanges();
+      this.addEphemeralContainers();
       if (podMetadataChanged(old, pod) && hasDownwardAPIVolume(pod)) this.refreshVolumes();
     }
     // Someone else changed the status (the node lifecycle controller marks pods of an
@@ -301,6 +327,8 @@ export class PodWorker {
     }
     if (this.stopping()) return;
     this.report();
+    await Promise.all(this.containers.filter((x) => x.ephemeral && (x.state === 'waiting' || x.adopted) && !this.retries.get(x.name)?.pending).map((c) => this.startOne(c)));
+    if (this.stopping()) return;
     for (const c of this.containers.filter((x) => x.init)) {
       if (c.state === 'terminated' && c.terminated?.exitCode === 0) continue;
       // Running, failed for good, or waiting for a back-off: its exit or retry comes back here.
@@ -308,7 +336,7 @@ export class PodWorker {
       await this.startOne(c);
       return;
     }
-    await Promise.all(this.containers.filter((x) => !x.init && (x.state === 'waiting' || x.adopted) && !this.retries.get(x.name)?.pending).map((c) => this.startOne(c)));
+    await Promise.all(this.containers.filter((x) => !x.init && !x.ephemeral && (x.state === 'waiting' || x.adopted) && !this.retries.get(x.name)?.pending).map((c) => this.startOne(c)));
     if (this.stage === 'starting') this.stage = 'running';
   }
 
@@ -333,7 +361,7 @@ export class PodWorker {
   }
 
   private containerSpec(c: ContainerRun): Container {
-    const list = c.init ? this.spec.initContainers : this.spec.containers;
+    const list = c.init ? this.spec.initContainers : c.ephemeral ? this.spec.ephemeralContainers : this.spec.containers;
     return list?.find((x) => x.name === c.name) ?? { name: c.name, image: c.image };
   }
 
@@ -365,7 +393,7 @@ export class PodWorker {
       retry.failures = 0;
       // A process that ended before we heard it started (a quick init container) ends now.
       if (early) this.onExit(c, early);
-      else this.watchProbes(c, spec);
+      else if (!c.ephemeral) this.watchProbes(c, spec);
       this.report();
       // The pod may have changed while the container started.
       this.applySpecChanges();
@@ -462,6 +490,13 @@ export class PodWorker {
       this.report();
       return;
     }
+    if (c.ephemeral) {
+      // Never restarted, whatever the pod's restart policy; the pod's phase does not depend on it.
+      c.state = 'terminated';
+      c.terminated = term;
+      this.report();
+      return;
+    }
     if (c.killedForChange) {
       // kubelet starts a container whose definition changed again at once, whatever the restart policy.
       c.killedForChange = false;
@@ -534,7 +569,9 @@ export class PodWorker {
   private signature(st: Json | undefined): string {
     if (!st) return '';
     const ready = ((st.conditions as Json[]) ?? []).find((c) => c.type === 'Ready')?.status;
-    const cs = ((st.containerStatuses as Json[]) ?? []).map((c) => `${c.name}:${c.ready}:${c.restartCount}:${Object.keys((c.state as Json) ?? {})[0]}`);
+    const cs = [...((st.containerStatuses as Json[]) ?? []), ...((st.ephemeralContainerStatuses as Json[]) ?? [])].map(
+      (c) => `${c.name}:${c.ready}:${c.restartCount}:${Object.keys((c.state as Json) ?? {})[0]}`,
+    );
     return `${st.phase}|${st.podIP ?? ''}|${ready}|${cs.join(',')}`;
   }
 
@@ -687,7 +724,7 @@ export class PodWorker {
     let retryNow = false;
     for (const c of this.containers) {
       // A completed init container is not run again for a new image (nor is a running one replaced).
-      if (c.init || c.specHash === undefined) continue;
+      if (c.init || c.ephemeral || c.specHash === undefined) continue;
       const spec = this.containerSpec(c);
       if (containerHash(spec) === c.specHash) continue;
       if (c.state === 'running' && !c.adopted && !this.starting.has(c.name)) {

@@ -199,7 +199,7 @@ export class ResourceHandler {
       sendJson(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
       return;
     }
-    if (sub && !['status', 'finalize'].includes(sub)) {
+    if (sub && !['status', 'finalize', 'ephemeralcontainers'].includes(sub)) {
       throw new StatusError(400, 'BadRequest', `${reg.info.plural}/${sub} is not available yet: no node agent serves it in this version of skiff`);
     }
     const writeSub = sub === 'finalize' ? undefined : sub;

@@ -34,6 +34,14 @@ export interface SchemaHooks {
   noStrategicMerge?: boolean;
 }
 
+/** A subresource that writes one part of the object (pods/ephemeralcontainers), as status writes status. */
+export interface PartialWrite {
+  /** the object to store: the stored one with the part taken from the request */
+  prepare(next: KObject, old: KObject): KObject;
+  /** checks of the change, in place of the kind's update validation */
+  validate(next: KObject, old: KObject): FieldError[];
+}
+
 export interface NamespaceLookup {
   /** 'Active', 'Terminating', or undefined when the namespace does not exist */
   phase(name: string): 'Active' | 'Terminating' | undefined;
@@ -111,6 +119,8 @@ export class ResourceRegistry {
    * ServiceAccount step): may change it or throw a StatusError. Runs for dry runs too.
    */
   admitCreate?: (obj: KObject, ctx: RequestContext) => void;
+  /** Subresources that write a part of the object, by name. */
+  partialWrites?: Record<string, PartialWrite>;
   /** Work after a create is committed and before it is answered (a new Namespace's default ServiceAccount); must not throw. */
   afterCreate?: (obj: KObject) => Promise<void>;
 
@@ -302,12 +312,12 @@ export class ResourceRegistry {
     if (errs.length) throw errors.invalid(this.info.kind, this.info.group, obj.metadata.name ?? '', errs);
   }
 
-  private validateChange(obj: KObject, old: KObject): void {
+  private validateChange(obj: KObject, old: KObject, partial?: PartialWrite): void {
     const errs: FieldError[] = [
       ...validateObjectMeta(obj, { namespaced: this.info.namespaced, kind: this.info.kind }),
       ...validateObjectMetaUpdate(obj, old),
       ...(this.strategy.validate?.(obj) ?? []),
-      ...(this.strategy.validateUpdate?.(obj, old) ?? []),
+      ...((partial ? partial.validate(obj, old) : this.strategy.validateUpdate?.(obj, old)) ?? []),
       ...(this.schema.validate?.(obj) ?? []),
     ];
     if (errs.length) throw errors.invalid(this.info.kind, this.info.group, obj.metadata.name ?? '', errs);
@@ -470,7 +480,10 @@ export class ResourceRegistry {
     else delete m.deletionTimestamp;
     if (o.deletionGracePeriodSeconds !== undefined) m.deletionGracePeriodSeconds = o.deletionGracePeriodSeconds;
     else delete m.deletionGracePeriodSeconds;
-    if (subresource === 'status') {
+    const partial = subresource ? this.partialWrites?.[subresource] : undefined;
+    if (partial) {
+      next = partial.prepare(next, old);
+    } else if (subresource === 'status') {
       // A status write changes status only; the rest stays as stored.
       const status = next.status;
       next = clone(old);
@@ -491,7 +504,7 @@ export class ResourceRegistry {
     } else if (o.generation !== undefined) {
       next.metadata.generation = o.generation;
     }
-    this.validateChange(next, old);
+    this.validateChange(next, old, partial);
     if (managed === 'update') {
       next.metadata.managedFields = updateManagedFields(old, next, {
         manager: managerOf(ctx),

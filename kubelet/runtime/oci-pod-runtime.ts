@@ -346,6 +346,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
       throw new ContainerStartError('CreateContainerConfigError', (e as Error).message);
     }
     if (sb.stopped) throw new ContainerStartError('CreateContainerError', 'the pod was stopped');
+    const pidNamespacePath = await this.targetPidNamespace(pod, sb, container);
 
     const id = this.oci.newContainerId();
     const rootDir = join(sb.dir, 'containers', id);
@@ -362,6 +363,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
         image: image.config,
         rootfs: rootfs.rootfs,
         netnsPath: sb.hostNetwork ? undefined : sb.netnsPath,
+        pidNamespacePath,
         cgroupsPath: containerCgroupPath(sb.uid, id),
         env,
         mounts,
@@ -402,6 +404,23 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     }
     this.opts.event?.(pod, 'Normal', 'Started', `Started container ${container.name}`);
     return this.follow(sb, rec, st, onExit);
+  }
+
+  /**
+   * The PID namespace an ephemeral container with targetContainerName joins: the one of the
+   * target's running process (each container has its own otherwise), so `ps` there shows the
+   * target's processes. Undefined without a target or when the pod shares the host's.
+   */
+  private async targetPidNamespace(pod: Pod, sb: Sandbox, container: Container): Promise<string | undefined> {
+    const target = container.targetContainerName;
+    if (typeof target !== 'string' || !target) return undefined;
+    if ((pod.spec as { hostPID?: boolean } | undefined)?.hostPID === true) return undefined;
+    const rec = this.latest(sb, target);
+    const st = rec && !rec.settled ? await this.oci.state(rec.id).catch(() => undefined) : undefined;
+    if (!st || st.state !== 'running' || !st.pid) {
+      throw new ContainerStartError('CreateContainerError', `target container "${target}" is not running`);
+    }
+    return `/proc/${st.pid}/ns/pid`;
   }
 
   /** Hands the container's exit to onExit once (at once when it has exited already). */

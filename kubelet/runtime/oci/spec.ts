@@ -34,6 +34,8 @@ export interface SpecInput {
   netnsPath?: string;
   /** pod-shared IPC/UTS namespaces when the caller pins them too */
   ipcNamespacePath?: string;
+  /** another container's PID namespace to join (an ephemeral container's target), e.g. /proc/<pid>/ns/pid */
+  pidNamespacePath?: string;
   /** e.g. /skiff/pod<uid>/<container id>, see containerCgroupPath */
   cgroupsPath: string;
   /** values of container.env with valueFrom resolved, in container.env order; defaults to env[].value */
@@ -311,7 +313,7 @@ function bindMount(m: BindMount): OciMount {
 
 function buildNamespaces(input: SpecInput, spec: Json): OciNamespace[] {
   const ns: OciNamespace[] = [{ type: 'mount' }];
-  if (spec.hostPID !== true) ns.push({ type: 'pid' });
+  if (spec.hostPID !== true) ns.push(input.pidNamespacePath ? { type: 'pid', path: input.pidNamespacePath } : { type: 'pid' });
   if (spec.hostIPC !== true) ns.push(input.ipcNamespacePath ? { type: 'ipc', path: input.ipcNamespacePath } : { type: 'ipc' });
   if (spec.hostNetwork !== true) {
     ns.push({ type: 'uts' });

@@ -93,6 +93,7 @@ export function defaultPodSpec(spec: Json): void {
   const hostNetwork = spec.hostNetwork === true;
   for (const c of Array.isArray(spec.containers) ? spec.containers : []) defaultContainer(c, hostNetwork);
   for (const c of Array.isArray(spec.initContainers) ? spec.initContainers : []) defaultContainer(c, hostNetwork);
+  for (const c of Array.isArray(spec.ephemeralContainers) ? spec.ephemeralContainers : []) defaultContainer(c, hostNetwork);
   for (const v of Array.isArray(spec.volumes) ? spec.volumes : []) defaultVolume(v);
   if (Array.isArray(spec.tolerations)) {
     for (const t of spec.tolerations) if (isObj(t) && t.key && !t.operator) t.operator = 'Equal';
@@ -218,7 +219,10 @@ function validateEnv(env: Json, path: string): FieldError[] {
   return errs;
 }
 
-function validateContainer(c: Json, path: string, volumes: Set<string>, isInit: boolean): FieldError[] {
+type ContainerKind = 'regular' | 'init' | 'ephemeral';
+
+function validateContainer(c: Json, path: string, volumes: Set<string>, kind: ContainerKind): FieldError[] {
+  const isInit = kind === 'init';
   if (!isObj(c)) return [fieldErrors.typeInvalid(path, c, 'must be an object')];
   const errs: FieldError[] = [];
   if (!c.name) errs.push(fieldErrors.required(`${path}.name`));
@@ -293,7 +297,7 @@ function validateContainer(c: Json, path: string, volumes: Set<string>, isInit: 
       if (!sidecar && c[probe]) errs.push(fieldErrors.forbidden(`${path}.${probe}`, 'may not be set for init containers without restartPolicy=Always'));
     }
     if (c.restartPolicy !== undefined && c.restartPolicy !== 'Always') errs.push(fieldErrors.notSupported(`${path}.restartPolicy`, c.restartPolicy, ['Always']));
-  } else if (c.restartPolicy !== undefined) {
+  } else if (c.restartPolicy !== undefined && kind === 'regular') {
     errs.push(fieldErrors.forbidden(`${path}.restartPolicy`, 'may not be set for non-init containers'));
   }
   errs.push(...validateProbe(c.livenessProbe, `${path}.livenessProbe`));
@@ -386,16 +390,17 @@ export function validatePodSpec(spec: Json, path: string): FieldError[] {
   } else if (!Array.isArray(spec.containers)) {
     errs.push(fieldErrors.typeInvalid(`${path}.containers`, spec.containers, 'must be a list'));
   } else {
-    spec.containers.forEach((c: Json, i: number) => errs.push(...validateContainer(c, `${path}.containers[${i}]`, volumes, false)));
+    spec.containers.forEach((c: Json, i: number) => errs.push(...validateContainer(c, `${path}.containers[${i}]`, volumes, 'regular')));
   }
   if (spec.initContainers !== undefined && spec.initContainers !== null) {
     if (!Array.isArray(spec.initContainers)) errs.push(fieldErrors.typeInvalid(`${path}.initContainers`, spec.initContainers, 'must be a list'));
     else {
-      spec.initContainers.forEach((c: Json, i: number) => errs.push(...validateContainer(c, `${path}.initContainers[${i}]`, volumes, true)));
+      spec.initContainers.forEach((c: Json, i: number) => errs.push(...validateContainer(c, `${path}.initContainers[${i}]`, volumes, 'init')));
       checkNames(spec.initContainers, `${path}.initContainers`);
     }
   }
   if (Array.isArray(spec.containers)) checkNames(spec.containers, `${path}.containers`);
+  errs.push(...validateEphemeralContainers(spec, path, volumes));
   if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy)) {
     errs.push(fieldErrors.notSupported(`${path}.restartPolicy`, spec.restartPolicy, RESTART_POLICIES));
   }
@@ -428,6 +433,58 @@ export function validatePodSpec(spec: Json, path: string): FieldError[] {
   return errs;
 }
 
+// What an ephemeral container may have: it serves no one (no ports, probes or hooks) and the
+// pod's resources are fixed once it runs. Every other container field is forbidden when set.
+const EPHEMERAL_ALLOWED = new Set([
+  'name', 'image', 'command', 'args', 'workingDir', 'env', 'envFrom', 'volumeMounts', 'volumeDevices', 'terminationMessagePath',
+  'terminationMessagePolicy', 'imagePullPolicy', 'securityContext', 'stdin', 'stdinOnce', 'tty', 'targetContainerName',
+]);
+
+/** Go's zero value test for the JSON of a field: absent, null, false, 0, '', [] or {} (resources: {} is what defaulting leaves). */
+function isZero(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (isObj(v)) return Object.values(v).every(isZero);
+  return false;
+}
+
+/**
+ * spec.ephemeralContainers: container checks, names unique among all of the pod's containers, a
+ * targetContainerName naming a regular or init container, and only the allowed fields.
+ */
+export function validateEphemeralContainers(spec: Json, path: string, volumes: Set<string>): FieldError[] {
+  const list = spec.ephemeralContainers;
+  const p = `${path}.ephemeralContainers`;
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) return [fieldErrors.typeInvalid(p, list, 'must be a list')];
+  const errs: FieldError[] = [];
+  const others = new Set<string>();
+  for (const k of ['containers', 'initContainers']) {
+    for (const c of Array.isArray(spec[k]) ? spec[k] : []) if (isObj(c) && typeof c.name === 'string') others.add(c.name);
+  }
+  const all = new Set(others);
+  list.forEach((c: Json, i: number) => {
+    const cp = `${p}[${i}]`;
+    errs.push(...validateContainer(c, cp, volumes, 'ephemeral'));
+    if (!isObj(c)) return;
+    if (c.name) {
+      if (all.has(c.name)) errs.push(fieldErrors.duplicate(`${cp}.name`, c.name));
+      else all.add(c.name);
+    }
+    if (c.targetContainerName !== undefined && c.targetContainerName !== '' && !others.has(String(c.targetContainerName))) {
+      errs.push(notFound(`${cp}.targetContainerName`, c.targetContainerName));
+    }
+    for (const [k, v] of Object.entries(c)) {
+      if (!EPHEMERAL_ALLOWED.has(k) && !isZero(v)) errs.push(fieldErrors.forbidden(`${cp}.${k}`, 'cannot be set for an Ephemeral Container'));
+    }
+    (Array.isArray(c.volumeMounts) ? c.volumeMounts : []).forEach((m: Json, j: number) => {
+      if (!isObj(m)) return;
+      for (const f of ['subPath', 'subPathExpr']) if (m[f]) errs.push(fieldErrors.forbidden(`${cp}.volumeMounts[${j}].${f}`, 'cannot be set for an Ephemeral Container'));
+    });
+  });
+  return errs;
+}
+
 export function validatePodTemplateSpec(template: Json, path: string): FieldError[] {
   if (template === undefined || template === null) return [fieldErrors.required(path)];
   if (!isObj(template)) return [fieldErrors.typeInvalid(path, template, 'must be an object')];
@@ -436,6 +493,9 @@ export function validatePodTemplateSpec(template: Json, path: string): FieldErro
   errs.push(...validateLabels(meta.labels, `${path}.metadata.labels`));
   errs.push(...validateAnnotations(meta.annotations, `${path}.metadata.annotations`));
   errs.push(...validatePodSpec(template.spec, `${path}.spec`));
+  if (isObj(template.spec) && Array.isArray(template.spec.ephemeralContainers) && template.spec.ephemeralContainers.length > 0) {
+    errs.push(fieldErrors.forbidden(`${path}.spec.ephemeralContainers`, 'ephemeral containers not allowed in pod template'));
+  }
   return errs;
 }
 

@@ -2,6 +2,8 @@
 import { fieldErrors } from '../../../../pkg/api/field-errors.js';
 import type { FieldError, KObject } from '../../../../pkg/api/types.js';
 import type { Strategy } from '../../strategy.js';
+import type { PartialWrite } from '../../generic.js';
+import { errors } from '../../../status.js';
 import { ALL_VERBS, clone, deepEqual, isObj, str, type Json } from '../common.js';
 import { podTable } from './pod-printing.js';
 import { defaultPodSpec, qosClass, validatePodSpec } from './pod-spec.js';
@@ -53,6 +55,41 @@ export function validatePodUpdate(obj: KObject, old: KObject): FieldError[] {
   return errs;
 }
 
+/**
+ * The pods/ephemeralcontainers subresource: only spec.ephemeralContainers of the request is kept,
+ * and the list may only grow (what was added stays as it is, for the record of what was done to
+ * the pod).
+ */
+export const ephemeralContainersWrite: PartialWrite = {
+  prepare(next, old) {
+    const out = clone(old) as KObject;
+    const spec: Json = out.spec ?? (out.spec = {});
+    const eph = isObj(next.spec) ? (next.spec as Json).ephemeralContainers : undefined;
+    if (eph === undefined || eph === null) delete spec.ephemeralContainers;
+    else spec.ephemeralContainers = clone(eph);
+    return out;
+  },
+  validate(obj, old) {
+    if (old.metadata.annotations?.['kubernetes.io/config.mirror'] !== undefined) {
+      return [fieldErrors.forbidden('', 'static pods do not support ephemeral containers')];
+    }
+    const errs: FieldError[] = [];
+    const path = 'spec.ephemeralContainers';
+    const now = new Map<string, Json>();
+    const list: Json[] = Array.isArray((obj.spec as Json | undefined)?.ephemeralContainers) ? (obj.spec as Json).ephemeralContainers : [];
+    for (const c of list) if (isObj(c) && typeof c.name === 'string') now.set(c.name, c);
+    const before: Json[] = Array.isArray((old.spec as Json | undefined)?.ephemeralContainers) ? (old.spec as Json).ephemeralContainers : [];
+    for (const c of before) {
+      if (!isObj(c)) continue;
+      const cur = now.get(c.name);
+      // Kubernetes ends both messages with a newline (the second one with a diff after it).
+      if (!cur) errs.push(fieldErrors.forbidden(path, `existing ephemeral containers ${JSON.stringify(c.name)} may not be removed\n`));
+      else if (!deepEqual(cur, c)) errs.push(fieldErrors.forbidden(`${path}[${c.name}]`, `existing ephemeral containers ${JSON.stringify(c.name)} may not be changed\n`));
+    }
+    return errs;
+  },
+};
+
 export const podStrategy: Strategy = {
   info: {
     group: '',
@@ -65,7 +102,7 @@ export const podStrategy: Strategy = {
     shortNames: ['po'],
     categories: ['all'],
     verbs: ALL_VERBS,
-    subresources: ['status', 'binding', 'log', 'exec', 'attach', 'portforward', 'eviction'],
+    subresources: ['status', 'binding', 'ephemeralcontainers', 'log', 'exec', 'attach', 'portforward', 'eviction'],
     modelName: 'V1Pod',
   },
   defaults(obj) {
@@ -77,6 +114,10 @@ export const podStrategy: Strategy = {
   },
   validateUpdate: validatePodUpdate,
   prepareForCreate(obj) {
+    const eph = isObj(obj.spec) ? (obj.spec as Json).ephemeralContainers : undefined;
+    if (Array.isArray(eph) && eph.length > 0) {
+      throw errors.invalid('Pod', '', obj.metadata.name ?? '', [fieldErrors.forbidden('spec.ephemeralContainers', 'cannot be set on create')]);
+    }
     obj.status = { phase: 'Pending', qosClass: qosClass(obj.spec) };
   },
   selectableFields(obj) {
