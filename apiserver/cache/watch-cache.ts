@@ -110,6 +110,11 @@ export class WatchCache {
    * up within ms, the read is served from the cache as it is (stale by the lag) rather than failed:
    * reads go on while the store is unavailable.
    */
+  /** whether other servers write to the store too (then reads may need catchUp) */
+  get sharedWriters(): boolean {
+    return this.store.sharedWriters;
+  }
+
   async catchUp(ms = CATCH_UP_MS): Promise<void> {
     if (!this.store.sharedWriters) return;
     let timer: NodeJS.Timeout | undefined;

@@ -352,8 +352,17 @@ export class ResourceRegistry {
     this.strategy.prepareForCreate?.(obj);
     this.strategy.defaults?.(obj);
     this.validateNew(obj);
+    // What a create depends on (its namespace, a pod's ServiceAccount) may have been written through
+    // another server a moment ago: on a miss, catch the cache up with the store and look again.
+    if (this.info.namespaced && !this.namespaces.phase(meta.namespace!)) await this.cache.catchUp();
     if (this.info.namespaced) this.requireNamespace(meta.namespace!);
-    this.admitCreate?.(obj, ctx);
+    try {
+      this.admitCreate?.(obj, ctx);
+    } catch (e) {
+      if (!(e instanceof StatusError) || !this.cache.sharedWriters) throw e;
+      await this.cache.catchUp();
+      this.admitCreate?.(obj, ctx);
+    }
     obj.metadata.managedFields =
       managed ?? updateManagedFields(undefined, obj, { manager: managerOf(ctx), apiVersion: this.apiVersion, now: isoSeconds(ctx.now) });
     if (obj.metadata.managedFields && obj.metadata.managedFields.length === 0) delete obj.metadata.managedFields;

@@ -115,6 +115,17 @@ if (!natsServerAvailable()) {
     }
     t.log(`slowest consistent get after racing writes: ${slowest} ms`);
     t.true(slowest < 1500, `a consistent get took ${slowest} ms`);
+    // A pod created through one server right after its namespace was created through the other:
+    // the namespace and its default ServiceAccount are there for admission.
+    for (let i = 0; i < 5; i++) {
+      const ns = `consistent-ns-${i}`;
+      const made = await ca.request('POST', '/api/v1/namespaces', { body: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }), contentType: 'application/json' });
+      t.is(made.status, 201, made.text);
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
+      const r = await cb.request('POST', `/api/v1/namespaces/${ns}/pods`, { body: JSON.stringify(pod), contentType: 'application/json' });
+      t.is(r.status, 201, `pod in ${ns} through the other server: ${r.text}`);
+      t.is(r.json().spec.serviceAccountName, 'default');
+    }
   });
 
   test.serial('one controller manager leads across both servers; a Deployment converges; killing the leader hands over within 15 s', async (t) => {
