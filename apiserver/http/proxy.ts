@@ -51,7 +51,11 @@ function parsePort(p: string, what: string): number {
   return Number(p);
 }
 
-/** Kubernetes only proxies to global unicast addresses: not loopback, link-local, multicast or unspecified. */
+/**
+ * Kubernetes only proxies to global unicast addresses: not loopback, link-local, multicast or
+ * unspecified. IPv6 is judged on its 128 bits, not its spelling (0:0:0:0:0:0:0:1 is ::1), and an
+ * IPv4-mapped or IPv4-compatible address as the IPv4 address it carries.
+ */
 export function isGlobalUnicast(ip: string): boolean {
   const v = isIP(ip);
   if (v === 4) {
@@ -59,14 +63,33 @@ export function isGlobalUnicast(ip: string): boolean {
     if (ip === '255.255.255.255' || a === 0 || a === 127 || a >= 224 || (a === 169 && b === 254)) return false;
     return true;
   }
-  if (v === 6) {
-    const lower = ip.toLowerCase();
-    if (lower === '::' || lower === '::1') return false;
-    if (/^fe[89ab]/.test(lower) || lower.startsWith('ff')) return false;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-    return mapped ? isGlobalUnicast(mapped[1]!) : true;
+  if (v !== 6) return false;
+  const w = ipv6Words(ip);
+  if (!w) return false;
+  const zeros = (n: number) => w.slice(0, n).every((x) => x === 0);
+  // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, which also holds :: and ::1)
+  if ((zeros(5) && w[5] === 0xffff) || zeros(6)) {
+    if (zeros(6) && w[6] === 0 && w[7]! <= 1) return false;
+    return isGlobalUnicast(`${w[6]! >> 8}.${w[6]! & 255}.${w[7]! >> 8}.${w[7]! & 255}`);
   }
-  return false;
+  if ((w[0]! & 0xffc0) === 0xfe80 || (w[0]! & 0xff00) === 0xff00) return false;
+  return true;
+}
+
+/** The eight 16-bit words of an IPv6 address (already checked by isIP), zone index ignored. */
+function ipv6Words(ip: string): number[] | undefined {
+  let s = ip.split('%')[0]!.toLowerCase();
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    s = `${s.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = s.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const fill = tail === undefined ? 0 : 8 - h.length - t.length;
+  const words = [...h, ...Array<string>(Math.max(0, fill)).fill('0'), ...t].map((x) => parseInt(x, 16));
+  return words.length === 8 && words.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffff) ? words : undefined;
 }
 
 function hostPort(host: string, port: number): string {
@@ -152,7 +175,9 @@ export class ProxyHandler {
     if (!ref?.name || (ref.kind && ref.kind !== 'Pod') || ref.namespace !== namespace) return false;
     const pod = this.get<PodLike>('pods', namespace, ref.name);
     const ips = [pod?.status?.podIP, ...(pod?.status?.podIPs ?? []).map((x) => x.ip)];
-    return ips.includes(a.ip);
+    // A hostNetwork pod on a one-host cluster has the node's loopback-bound address: refused as
+    // pods/proxy refuses it.
+    return ips.includes(a.ip) && isGlobalUnicast(a.ip);
   }
 
   private nodeBackend(p: ProxyPath): Backend {

@@ -66,4 +66,7 @@ test('rewriteLocation: redirects to the backend go back through the proxy', (t) 
 test('isGlobalUnicast: what the proxy may reach', (t) => {
   for (const ip of ['10.42.0.5', '192.168.1.1', '8.8.8.8', '2001:db8::1', 'fd00::1']) t.true(isGlobalUnicast(ip), ip);
   for (const ip of ['127.0.0.1', '0.0.0.0', '169.254.169.254', '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'ff02::1', '::ffff:127.0.0.1', 'not-an-ip']) t.false(isGlobalUnicast(ip), ip);
+  // Other spellings of the same addresses
+  for (const ip of ['0:0:0:0:0:0:0:1', '0::0', '0:0::1', '::ffff:7f00:1', '::127.0.0.1', '::ffff:a9fe:a9fe', 'FE80::1', 'fe80::1%eth0', 'febf::1', 'FF02::1']) t.false(isGlobalUnicast(ip), ip);
+  for (const ip of ['::ffff:10.0.0.1', '::ffff:a00:1', '2001:db8:0:0:0:0:0:1', 'fec0::1']) t.true(isGlobalUnicast(ip), ip);
 });
