@@ -44,8 +44,6 @@ export const defaultAgentTiming: AgentTiming = {
   volumeResyncMs: 60_000,
 };
 
-const DEFAULT_VOLUME_RESYNC_MS = 60_000;
-
 /** Watches on the objects pods mount; the agent says which each pod needs. */
 export interface PodObjectWatches {
   track(pod: string, refs: ObjectRef[]): void;
@@ -141,7 +139,7 @@ export class NodeAgent {
     this.leaseTimer = setTimeout(() => void this.leaseTick(), offsetMs || this.timing.leaseRenewIntervalMs);
     const statusOffset = Math.floor(Math.random() * this.timing.nodeStatusIntervalMs);
     this.statusTimer = setTimeout(() => void this.statusTick(), statusOffset || this.timing.nodeStatusIntervalMs);
-    const resync = this.timing.volumeResyncMs ?? DEFAULT_VOLUME_RESYNC_MS;
+    const resync = this.timing.volumeResyncMs ?? defaultAgentTiming.volumeResyncMs!;
     if (this.deps.refreshVolumes && resync > 0) this.resyncTimer = setInterval(() => this.resyncVolumes(), resync);
   }
 

@@ -6,10 +6,9 @@ import type { FieldError, KObject } from '../../pkg/api/types.js';
 import { errors, StatusError } from '../status.js';
 import { decodeBody, readBody } from '../http/body.js';
 import { sendJson } from '../http/respond.js';
+import { TOKEN_DEFAULT_EXPIRATION_S, TOKEN_MIN_EXPIRATION_S } from '../../pkg/api/serviceaccounts.js';
 import type { ServiceAccountLookup, ServiceAccountTokens } from './service-account-tokens.js';
 
-export const TOKEN_REQUEST_DEFAULT_EXPIRATION_S = 3600;
-export const TOKEN_REQUEST_MIN_EXPIRATION_S = 600;
 const MAX_EXPIRATION_S = 2 ** 32;
 
 interface BoundObjectRef {
@@ -33,11 +32,11 @@ export function createTokenRequest(body: unknown, namespace: string, saName: str
   if (!Array.isArray(audiences) || audiences.some((a) => typeof a !== 'string' || a === '')) {
     throw invalid(saName, [{ reason: 'FieldValueInvalid', field: 'spec.audiences', message: 'Invalid value: audiences must be non-empty strings' }]);
   }
-  const exp = spec.expirationSeconds === undefined || spec.expirationSeconds === null ? TOKEN_REQUEST_DEFAULT_EXPIRATION_S : spec.expirationSeconds;
+  const exp = spec.expirationSeconds === undefined || spec.expirationSeconds === null ? TOKEN_DEFAULT_EXPIRATION_S : spec.expirationSeconds;
   if (typeof exp !== 'number' || !Number.isInteger(exp)) {
     throw invalid(saName, [{ reason: 'FieldValueInvalid', field: 'spec.expirationSeconds', message: `Invalid value: ${JSON.stringify(exp)}: must be an integer` }]);
   }
-  if (exp < TOKEN_REQUEST_MIN_EXPIRATION_S) {
+  if (exp < TOKEN_MIN_EXPIRATION_S) {
     throw invalid(saName, [{ reason: 'FieldValueInvalid', field: 'spec.expirationSeconds', message: `Invalid value: ${exp}: may not specify a duration less than 10 minutes` }]);
   }
   if (exp > MAX_EXPIRATION_S) {

@@ -3,6 +3,7 @@
 // source of their kube-api-access volume). The CA is the one this controller manager itself trusts
 // for the API server; edits to the ConfigMap are put back and a deleted one is made again.
 import type { KObject } from '../../pkg/api/types.js';
+import { ROOT_CA_CONFIGMAP } from '../../pkg/api/serviceaccounts.js';
 import { ApiError, isAlreadyExists, isConflict, isNotFound, resourcePath } from '../../pkg/client/rest.js';
 import { R } from '../../pkg/client/informer-factory.js';
 import { WorkQueue } from '../../pkg/client/workqueue.js';
@@ -10,7 +11,6 @@ import { logger } from '../../pkg/log/logger.js';
 import type { Controller, ControllerContext, ControllerFactory } from '../controller.js';
 import { namespaceActive } from './serviceaccounts-controller.js';
 
-export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
 export const ROOT_CA_KEY = 'ca.crt';
 const DESCRIPTION_ANNOTATION = 'kubernetes.io/description';
 const DESCRIPTION =

@@ -23,7 +23,7 @@ import { PodVolumes } from '../volumes/pod-volumes.js';
 import { writePodEtcFiles } from '../volumes/etc-files.js';
 import type { ObjectSource } from '../volumes/sources.js';
 import { apiServiceLister, resolveEnv } from '../envvars.js';
-import { serviceAccountTokenSource } from '../volumes/service-account-token.js';
+import { apiTokenRequester, ServiceAccountTokenCache } from '../volumes/service-account-token.js';
 import { DEFAULT_NETWORK, podNetworks } from '../../pkg/api/networks.js';
 import { StreamTargetError, type ContainerLogs, type ContainerRef, type ExecRequest, type ExecSession, type StreamingRuntime } from '../server/streaming.js';
 import { OciContainerRuntime, type ContainerStatus } from './oci/runtime.js';
@@ -113,6 +113,8 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
   private networkP?: Promise<PodNetwork>;
   private networkCIDR?: string;
   private readonly sources: ObjectSource;
+  /** tokens of the pods' projected serviceAccountToken sources, until their pod goes */
+  private readonly tokens: ServiceAccountTokenCache;
 
   private constructor(
     readonly oci: OciContainerRuntime,
@@ -127,11 +129,12 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
         throw e;
       }
     };
+    this.tokens = new ServiceAccountTokenCache(apiTokenRequester(opts.client));
     this.sources = {
       configMap: (ns, n) => get(R.configmaps, ns, n),
       secret: (ns, n) => get(R.secrets, ns, n),
       services: apiServiceLister(opts.client),
-      serviceAccountToken: serviceAccountTokenSource(opts.client),
+      serviceAccountToken: (pod, src) => this.tokens.get(pod, src),
     };
   }
 
@@ -611,6 +614,7 @@ export class OciPodRuntime implements Runtime, StreamingRuntime {
     await sb.volumes.tearDown();
     await rm(sb.dir, { recursive: true, force: true });
     await rm(this.logDir(sb.namespace, sb.name, sb.uid), { recursive: true, force: true });
+    this.tokens.forgetPod(uid);
     this.sandboxes.delete(uid);
   }
 

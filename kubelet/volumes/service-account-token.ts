@@ -3,6 +3,7 @@
 // kept until 80 % of its lifetime (or 24 h) has passed and then requested again. The periodic
 // volume refresh re-resolves projected sources, so a token due for renewal is rewritten in place
 // by the atomic writer before it expires.
+import { TOKEN_DEFAULT_EXPIRATION_S, TOKEN_MIN_EXPIRATION_S } from '../../pkg/api/serviceaccounts.js';
 import type { KObject } from '../../pkg/api/types.js';
 import type { RestClient } from '../../pkg/client/rest.js';
 
@@ -22,8 +23,6 @@ export interface IssuedToken {
 /** Asks the API server for a token of namespace/serviceAccount, bound to the pod. */
 export type TokenRequester = (namespace: string, serviceAccount: string, spec: Record<string, unknown>) => Promise<IssuedToken>;
 
-export const DEFAULT_TOKEN_EXPIRATION_S = 3600;
-export const MIN_TOKEN_EXPIRATION_S = 600;
 const REFRESH_FRACTION = 0.8;
 const MAX_TOKEN_AGE_MS = 24 * 3600 * 1000;
 
@@ -53,7 +52,7 @@ export class ServiceAccountTokenCache {
     const podName = String(pod.metadata.name ?? '');
     const uid = String(pod.metadata.uid ?? '');
     const sa = String((pod.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName || 'default');
-    const expirationSeconds = Math.max(Number(src.expirationSeconds ?? DEFAULT_TOKEN_EXPIRATION_S), MIN_TOKEN_EXPIRATION_S);
+    const expirationSeconds = Math.max(Number(src.expirationSeconds ?? TOKEN_DEFAULT_EXPIRATION_S), TOKEN_MIN_EXPIRATION_S);
     const audiences = src.audience ? [src.audience] : [];
     const key = JSON.stringify([uid, ns, podName, sa, audiences, expirationSeconds]);
     const now = this.now();
@@ -112,8 +111,3 @@ export function apiTokenRequester(client: RestClient): TokenRequester {
   };
 }
 
-/** The ObjectSource member projection.ts calls for serviceAccountToken sources. */
-export function serviceAccountTokenSource(client: RestClient): (pod: KObject, src: TokenProjection) => Promise<string> {
-  const cache = new ServiceAccountTokenCache(apiTokenRequester(client));
-  return (pod, src) => cache.get(pod, src);
-}

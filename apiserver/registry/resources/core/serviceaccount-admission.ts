@@ -4,6 +4,7 @@
 // projected kube-api-access-xxxxx volume (token, cluster CA, namespace) mounted read-only at
 // /var/run/secrets/kubernetes.io/serviceaccount in every container. Mirror pods are left alone:
 // the kubelet owns their spec and must find it unchanged.
+import { ROOT_CA_CONFIGMAP } from '../../../../pkg/api/serviceaccounts.js';
 import { randomInt } from 'node:crypto';
 import type { KObject } from '../../../../pkg/api/types.js';
 import { StatusError } from '../../../status.js';
@@ -11,7 +12,6 @@ import { StatusError } from '../../../status.js';
 export const DEFAULT_SERVICE_ACCOUNT = 'default';
 export const SERVICE_ACCOUNT_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 export const API_ACCESS_VOLUME_PREFIX = 'kube-api-access-';
-export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 /** A little over an hour, as Kubernetes asks: odd enough to tell kubelet-made tokens apart. */
 export const API_ACCESS_TOKEN_EXPIRATION_S = 3607;
