@@ -138,15 +138,17 @@ export interface ConntrackCleanerStats {
 }
 
 /**
- * Runs deletions in the background, one command at a time and in the order given, so a batch
- * computed after a later ruleset never overtakes an earlier one. Failures are logged, never thrown:
- * a stale entry is a degraded flow, not a reason to stop serving the rules.
+ * Runs deletions in the background, one command at a time, in the order first asked for. A filter
+ * asked for again while it waits runs once (a rolling update of a big UDP Service asks for the
+ * same ones over and over; each `conntrack -D` scans the whole table). Failures are logged, never
+ * thrown: a stale entry is a degraded flow, not a reason to stop serving the rules.
  */
 export class ConntrackCleaner {
   private readonly netns?: string;
   private readonly log?: Logger;
-  private tail: Promise<void> = Promise.resolve();
-  private pending = 0;
+  /** waiting filters by their command line; a Map keeps the order they were first asked for */
+  private readonly queued = new Map<string, ConntrackDeletion>();
+  private draining: Promise<void> | undefined;
   private missingReported = false;
   private readonly _stats: ConntrackCleanerStats = { runs: 0, deleted: 0, failures: 0 };
 
@@ -161,25 +163,29 @@ export class ConntrackCleaner {
   }
 
   enqueue(deletions: readonly ConntrackDeletion[]): void {
-    if (deletions.length === 0) return;
-    const batch = [...deletions];
-    this.pending++;
-    this.tail = this.tail.then(async () => {
-      try {
-        await this.runBatch(batch);
-      } finally {
-        this.pending--;
-      }
-    }).catch(() => undefined); // runBatch reports its own failures; the chain must never break
+    for (const d of deletions) {
+      const key = conntrackDeleteArgs(d).join(' ');
+      if (!this.queued.has(key)) this.queued.set(key, d);
+    }
+    if (this.queued.size > 0 && !this.draining) this.draining = this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queued.size > 0) {
+      const batch = [...this.queued.values()];
+      this.queued.clear();
+      await this.runBatch(batch).catch(() => undefined); // runBatch reports its own failures
+    }
+    this.draining = undefined;
   }
 
   /** Resolves once every deletion enqueued so far has been run. */
   idle(): Promise<void> {
-    return this.tail;
+    return this.draining ?? Promise.resolve();
   }
 
   get busy(): boolean {
-    return this.pending > 0;
+    return this.draining !== undefined;
   }
 
   private async runBatch(batch: ConntrackDeletion[]): Promise<void> {
