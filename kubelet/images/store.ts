@@ -18,6 +18,7 @@ import { digestHex, DigestMismatchError, openLayer, sha256 } from './digest.js';
 import { withStoreLock } from './lock.js';
 import { familiarName, isDigest, normalizeReference, parseReference, repository } from './reference.js';
 import { unpackTar, type UnpackStats } from './unpack.js';
+import { mountsUnder } from './rootfs.js';
 
 /** temp entries under snapshots/ older than this are crash leftovers */
 const STALE_TEMP_MS = 3_600_000;
@@ -510,8 +511,7 @@ export class ImageStore {
       if (f.startsWith('.')) {
         const p = join(this.root, 'snapshots', f);
         const st = await fsp.stat(p).catch(() => undefined);
-        const mounted = (await fsp.readFile('/proc/self/mountinfo', 'utf8').catch(() => '')).includes(` ${p} `);
-        if (!st || Date.now() - st.mtimeMs < STALE_TEMP_MS || mounted) continue;
+        if (!st || Date.now() - st.mtimeMs < STALE_TEMP_MS || (await mountsUnder(p)).length > 0) continue;
       }
       await fsp.rm(join(this.root, 'snapshots', f), { recursive: true, force: true });
       ns++;
